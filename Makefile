@@ -1,0 +1,23 @@
+# Two entry points: `make demo` (the default job) and `make test` (the whole suite).
+# Both create or reuse .venv and install what is needed; nothing else is required on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch>=2.4,<=2.14.1" "torchvision>=0.19,<=0.29.1"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+.PHONY: install demo test
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/reslab models
+	$(BIN)/reslab info resnet50
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q

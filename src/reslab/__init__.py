@@ -1,0 +1,12 @@
+"""ResLab: the ResNet family as one library, from the 2015 original to ResNet-RS."""
+from .factory import create_model, resolve_spec
+from .info import model_info
+from .models import build
+from .registry import Preprocessing, Preset, get_preset, get_spec, list_models, list_presets
+from .spec import ResNetSpec, SpecError, from_dict, spec_diff
+from .weights import load_weights, save_weights
+
+__version__ = "0.1.0"
+__all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing", "Preset", "get_preset",
+           "get_spec", "list_models", "list_presets", "ResNetSpec", "SpecError", "from_dict", "spec_diff",
+           "load_weights", "save_weights"]

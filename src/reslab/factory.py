@@ -1,0 +1,38 @@
+"""`create_model`: a preset name (or a spec) plus overrides -> a network, optionally with weights."""
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from .models import build
+from .registry import Preprocessing, get_preset
+from .spec import SpecError
+
+
+def resolve_spec(name_or_spec, **overrides):
+    """The spec of a preset (or a spec itself) with `overrides` applied; unknown fields raise SpecError."""
+    spec = get_preset(name_or_spec).spec if isinstance(name_or_spec, str) else name_or_spec
+    if not dataclasses.is_dataclass(spec):
+        raise SpecError(f"expected a model name or a spec, got {type(name_or_spec).__name__}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return spec.replace(**overrides) if overrides else spec
+
+
+def create_model(name, *, num_classes: int | None = None, in_chans: int | None = None, weights=None,
+                 layout: str = "auto", **spec_overrides) -> nn.Module:
+    """Build preset `name` (or a spec). `num_classes`/`in_chans` default to the preset's own.
+
+    `weights` is a checkpoint path or state dict in ResLab, timm or torchvision layout; when its classifier
+    has a different number of classes, the head is re-initialised and a warning says so.
+    """
+    spec = resolve_spec(name, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
+    model = build(spec)
+    model.preset = name if isinstance(name, str) else None
+    base = get_preset(name).preprocessing if isinstance(name, str) else Preprocessing()
+    model.preprocessing = dataclasses.replace(base, input_size=spec.input_size)
+    if weights is not None:
+        from .weights import load_weights
+
+        load_weights(model, weights, layout=layout, allow_new_head=True)
+    return model

@@ -1,0 +1,2 @@
+"""Importing this package registers every preset; one module per family."""
+from . import classic  # noqa: F401

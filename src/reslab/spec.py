@@ -1,0 +1,180 @@
+"""A model is data: the frozen spec every ResNet-family network is built from.
+
+A spec prints, compares (`spec_diff`) and round-trips through JSON (`to_dict` / `from_dict`).
+Validation happens at construction, so an invalid spec never reaches the builder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ReslabError
+
+
+class SpecError(ReslabError, ValueError):
+    """An invalid spec: the message names the offending field(s) and says why."""
+
+
+# Allowed values of the string-valued fields; the builder has one code path for each.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "block": ("basic", "bottleneck"),
+    "stem": ("conv7", "deep", "cifar"),
+    "stem_pool": ("max", "max_ceil", "none"),
+    "shortcut": ("projection", "avgpool", "zeropad"),
+    "stride_on": ("1x1", "3x3"),
+    "conv3x3": ("standard", "separable"),
+    "attention": ("none", "se", "eca", "cbam"),
+    "act": ("relu", "leaky_relu", "silu", "gelu"),
+}
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """Every field of a ResNet-family network. Defaults are torchvision's/timm's ResNet-50."""
+
+    # body
+    block: str = "bottleneck"  # basic (two 3x3) or bottleneck (1x1-3x3-1x1)
+    depths: tuple[int, ...] = (3, 4, 6, 3)  # blocks per stage
+    widths: tuple[int, ...] = (64, 128, 256, 512)  # per-stage "planes"; stage output = width * expansion
+    expansion: int = 4  # output channels / planes (1 for basic blocks)
+    strides: tuple[int, ...] = (1, 2, 2, 2)  # first-block stride of each stage
+    preact: bool = False  # BN-ReLU-conv order of He et al. 2016 (Identity Mappings)
+    # stem
+    stem: str = "conv7"  # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1
+    stem_width: int = 32  # inner width of the deep stem
+    stem_channels: int = 64  # stem output channels
+    stem_pool: str = "max"  # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none
+    # shortcut used when shape changes: projection (1x1 conv, option B), avgpool (ResNet-D), zeropad (option A)
+    shortcut: str = "projection"
+    # where a bottleneck downsamples: "1x1" (2015 paper, ResNet-A) or "3x3" (ResNet-B, torchvision/timm)
+    stride_on: str = "3x3"
+    # 3x3 convolution in the block
+    conv3x3: str = "standard"  # standard or separable (depthwise 3x3 + pointwise 1x1)
+    groups: int = 1  # cardinality (ResNeXt)
+    base_width: int = 64  # bottleneck width per group at planes=64 (ResNeXt "d", Wide ResNet 128)
+    # attention on the residual branch, before the addition
+    attention: str = "none"
+    attention_ratio: float = 1 / 16  # reduction of SE / CBAM channel MLPs
+    attention_divisor: int = 8  # reduced channels are rounded to a multiple of this (1 = plain floor)
+    # regularisation and init
+    drop_path_rate: float = 0.0  # stochastic depth, rising linearly to this over the blocks
+    drop_rate: float = 0.0  # dropout before the classifier
+    zero_init_last: bool = False  # zero the last norm of each branch (Goyal et al. 2017; Bag of Tricks)
+    act: str = "relu"
+    # head and input
+    num_classes: int = 1000
+    in_chans: int = 3
+    input_size: int = 224  # default (square) input resolution
+
+    def __post_init__(self) -> None:
+        for name in ("depths", "widths", "strides"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        validate(self)
+
+    # --- derived quantities -------------------------------------------------------------
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def stage_channels(self) -> tuple[int, ...]:
+        return tuple(w * self.expansion for w in self.widths)
+
+    @property
+    def num_features(self) -> int:
+        return self.stage_channels[-1]
+
+    def bottleneck_width(self, planes: int) -> int:
+        """Channels of the grouped 3x3 in a bottleneck (ResNeXt Eq. 4 / Wide ResNet)."""
+        return int(planes * (self.base_width / 64)) * self.groups
+
+    # --- data ---------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> "ResNetSpec":
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise SpecError(f"unknown spec field(s) {unknown}; valid fields: {[f.name for f in fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {"family": "resnet", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def validate(spec: ResNetSpec) -> None:
+    """Raise SpecError naming the field(s) that make `spec` unbuildable."""
+    for name, allowed in CHOICES.items():
+        if getattr(spec, name) not in allowed:
+            raise SpecError(f"{name}={getattr(spec, name)!r} is not one of {list(allowed)}")
+    n = len(spec.depths)
+    if n == 0:
+        raise SpecError("depths is empty: a network needs at least one stage")
+    for name in ("widths", "strides"):
+        if len(getattr(spec, name)) != n:
+            raise SpecError(
+                f"{name} has {len(getattr(spec, name))} entries but depths has {n}: "
+                f"give one {name[:-1]} per stage"
+            )
+    for name in ("depths", "widths", "strides"):
+        bad = [v for v in getattr(spec, name) if not isinstance(v, int) or v < 1]
+        if bad:
+            raise SpecError(f"{name} must be positive integers, got {list(getattr(spec, name))}")
+    for name in ("expansion", "stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans",
+                 "input_size", "attention_divisor"):
+        value = getattr(spec, name)
+        if not isinstance(value, int) or value < 1:
+            raise SpecError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("drop_path_rate", "drop_rate"):
+        if not 0.0 <= getattr(spec, name) < 1.0:
+            raise SpecError(f"{name} must be in [0, 1), got {getattr(spec, name)}")
+    if not 0.0 < spec.attention_ratio <= 1.0:
+        raise SpecError(f"attention_ratio must be in (0, 1], got {spec.attention_ratio}")
+    if spec.block == "basic":
+        if spec.groups != 1 or spec.base_width != 64:
+            raise SpecError("block='basic' supports only groups=1 and base_width=64; use block='bottleneck' "
+                            f"for grouped or wide convolutions (got groups={spec.groups}, base_width={spec.base_width})")
+        if spec.stride_on != "3x3":
+            raise SpecError("stride_on='1x1' needs block='bottleneck': a basic block has no 1x1 convolution")
+    if spec.shortcut == "zeropad":
+        ins = (spec.stem_channels,) + spec.stage_channels[:-1]
+        shrink = [i for i, (a, b) in enumerate(zip(ins, spec.stage_channels)) if b < a]
+        if shrink:
+            raise SpecError(f"shortcut='zeropad' cannot reduce channels (stage {shrink[0] + 1}); "
+                            "use shortcut='projection'")
+    if spec.groups > 1 and spec.conv3x3 == "separable":
+        raise SpecError("conv3x3='separable' is already depthwise: set groups=1 (got groups="
+                        f"{spec.groups})")
+    if spec.block == "bottleneck":
+        for w in spec.widths:
+            if spec.bottleneck_width(w) % spec.groups:
+                raise SpecError(f"bottleneck width {spec.bottleneck_width(w)} is not divisible by groups={spec.groups}")
+
+
+# family name -> spec class; each family's module adds its own class here
+SPEC_TYPES: dict[str, type] = {"resnet": ResNetSpec}
+
+
+def from_dict(data: dict[str, Any]):
+    """Rebuild a spec of any family from `to_dict()` output (e.g. JSON metadata of a checkpoint)."""
+    data = dict(data)
+    family = data.pop("family", "resnet")
+    if family not in SPEC_TYPES:
+        raise SpecError(f"unknown family {family!r}; known: {sorted(SPEC_TYPES)}")
+    cls = SPEC_TYPES[family]
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise SpecError(f"unknown {family} spec field(s) {unknown}")
+    return cls(**data)
+
+
+def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
+    """The (field, value in a, value in b) triples that differ, in field order."""
+    da, db = a.to_dict(), b.to_dict()
+    return [(k, da.get(k), db.get(k)) for k in dict.fromkeys([*da, *db]) if da.get(k) != db.get(k)]

@@ -1,0 +1,286 @@
+"""Load and save weights: ResLab checkpoints (safetensors + JSON metadata) and timm / torchvision layouts.
+
+Nothing here unpickles code: safetensors files are plain tensors and other files go through
+`torch.load(weights_only=True)`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from .errors import ReslabError
+from .spec import from_dict
+
+METADATA_KEY = "reslab"
+HEAD_PREFIXES = ("fc.", "classifier.", "head.fc.")
+
+
+class WeightsError(ReslabError, ValueError):
+    """A checkpoint that cannot be read or does not fit the model; the message says what differs."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A foreign state-dict layout: how to recognise its keys and rename them to and from ResLab's."""
+
+    name: str  # "timm" or "torchvision"
+    detect: Callable[[list[str]], bool]
+    to_reslab: Callable[[str], str]
+    from_reslab: Callable[[str], str]
+    applies_to: Callable[[object], bool] = lambda spec: True  # can this layout express the spec?
+
+
+def _rename(rules: list[tuple[str, str]]) -> Callable[[str], str]:
+    """A key renamer from (regex, replacement) rules applied in order."""
+    compiled = [(re.compile(p), r) for p, r in rules]
+
+    def rename(key: str) -> str:
+        for pattern, repl in compiled:
+            key = pattern.sub(repl, key)
+        return key
+
+    return rename
+
+
+def _shift_stage(offset: int, src: str, dst: str) -> Callable[[str], str]:
+    """Rename 'stages.i.blocks.j.' <-> 'layer{i+1}.j.' style stage prefixes, shifting the index by `offset`."""
+    pattern = re.compile(src)
+
+    def rename(key: str) -> str:
+        return pattern.sub(lambda m: dst.format(int(m.group(1)) + offset, m.group(2)), key)
+
+    return rename
+
+
+def _chain(*fns: Callable[[str], str]) -> Callable[[str], str]:
+    def run(key: str) -> str:
+        for fn in fns:
+            key = fn(key)
+        return key
+
+    return run
+
+
+# family -> foreign layouts; timm and torchvision share the plain ResNet layout, which is ResLab's own.
+LAYOUTS: dict[str, list[Layout]] = {"resnet": [
+    # timm's ResNetV2: pre-activation blocks in stages.i.blocks.j with norm1..3 before each conv
+    Layout(
+        "timm",
+        detect=lambda keys: any(k.startswith("stages.0.blocks.") for k in keys) and "stem.conv.weight" in keys,
+        to_reslab=_chain(_shift_stage(1, r"^stages\.(\d+)\.blocks\.(\d+)\.", "layer{}.{}."),
+                         _rename([(r"^stem\.conv\.", "conv1."), (r"\.downsample\.conv\.", ".downsample.0."),
+                                  (r"\.norm1\.", ".bn0."), (r"\.norm2\.", ".bn1."), (r"\.norm3\.", ".bn2."),
+                                  (r"^head\.fc\.", "fc.")])),
+        from_reslab=_chain(_shift_stage(-1, r"^layer(\d+)\.(\d+)\.", "stages.{}.blocks.{}."),
+                           _rename([(r"^conv1\.", "stem.conv."), (r"\.downsample\.0\.", ".downsample.conv."),
+                                    (r"\.bn0\.", ".norm1."), (r"\.bn1\.", ".norm2."), (r"\.bn2\.", ".norm3."),
+                                    (r"^fc\.", "head.fc.")])),
+        applies_to=lambda spec: spec.preact,
+    ),
+    # timm's legacy SENet: the stem lives in layer0, SE in se_module, the classifier is last_linear.
+    # Only it has the Caffe-style ceil-mode stem pooling, so specs with that pooling export to it.
+    Layout(
+        "timm",
+        detect=lambda keys: "layer0.conv1.weight" in keys,
+        to_reslab=_rename([(r"^layer0\.", ""), (r"\.se_module\.", ".se."), (r"^last_linear\.", "fc.")]),
+        from_reslab=_rename([(r"^(conv1|bn1)\.", r"layer0.\1."), (r"\.se\.", ".se_module."),
+                             (r"^fc\.", "last_linear.")]),
+        applies_to=lambda spec: not spec.preact and spec.stem_pool == "max_ceil",
+    ),
+    Layout("torchvision", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
+           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=lambda spec: not spec.preact),
+    Layout("timm", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
+           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=lambda spec: not spec.preact),
+]}
+
+
+def family_of(model: nn.Module) -> str:
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise WeightsError(f"{type(model).__name__} is not a ResLab model (it has no .spec)")
+    return spec.to_dict()["family"]
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+def read_checkpoint(source) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state dict, ResLab metadata or {}) from a path or a mapping, without executing pickled code."""
+    if isinstance(source, Mapping):
+        return _unwrap(dict(source)), {}
+    path = Path(source)
+    if not path.is_file():
+        raise WeightsError(f"checkpoint {str(path)!r} does not exist")
+    if path.suffix == ".safetensors":
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e:  # safetensors raises several types for a damaged header
+            raise WeightsError(f"{path} is not a readable safetensors file: {e}") from None
+        return state, json.loads(meta[METADATA_KEY]) if METADATA_KEY in meta else {}
+    if path.suffix not in (".pth", ".pt", ".bin", ".ckpt"):
+        raise WeightsError(f"unsupported checkpoint type {path.suffix!r}: use .safetensors, .pth, .pt or .bin")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise WeightsError(f"cannot read {path} as a tensor-only checkpoint ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0]}); pickled objects other than tensors are refused") from None
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict")
+    return _unwrap(dict(obj)), {}
+
+
+def _unwrap(obj: dict) -> dict[str, torch.Tensor]:
+    """Accept the usual containers ({'state_dict': ...}, {'model': ...}) and strip DDP's 'module.' prefix."""
+    for key in ("state_dict", "model", "model_state_dict"):
+        if key in obj and isinstance(obj[key], Mapping):
+            obj = dict(obj[key])
+            break
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise WeightsError(f"not a state dict: entries {bad[:5]} are not tensors")
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return obj
+
+
+def detect_layout(model: nn.Module, keys: list[str]) -> Layout | None:
+    """The foreign layout whose keys these are, or None when they already are ResLab's."""
+    own = set(model.state_dict())
+    if set(keys) <= own and len(own & set(keys)) >= len(own) // 2:
+        return None
+    for layout in LAYOUTS.get(family_of(model), []):
+        if layout.detect(keys):
+            return layout
+    return None
+
+
+def _find_layout(model: nn.Module, name: str) -> Layout:
+    for layout in LAYOUTS.get(family_of(model), []):
+        if layout.name == name and layout.applies_to(model.spec):
+            return layout
+    raise WeightsError(f"no {name} layout for this {type(model).__name__}; layouts: reslab, "
+                       f"{sorted({l.name for l in LAYOUTS.get(family_of(model), [])})}")
+
+
+def to_reslab_layout(model: nn.Module, state: dict[str, torch.Tensor], layout: str = "auto") -> dict:
+    if layout == "reslab":
+        return state
+    if layout == "auto":
+        found = detect_layout(model, list(state))
+        return state if found is None else {found.to_reslab(k): v for k, v in state.items()}
+    conv = _find_layout(model, layout)
+    return {conv.to_reslab(k): v for k, v in state.items()}
+
+
+def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_head: bool = False) -> dict:
+    """Load `source` (path or state dict, ResLab/timm/torchvision layout) into `model`; returns the metadata.
+
+    With `allow_new_head`, a classifier whose shape differs (another number of classes) is left freshly
+    initialised and a warning says so; every other mismatch raises WeightsError naming the keys.
+    """
+    if layout not in ("auto", "reslab", "timm", "torchvision"):
+        raise WeightsError(f"layout={layout!r}: choose auto, reslab, timm or torchvision")
+    state, meta = read_checkpoint(source)
+    state = to_reslab_layout(model, state, "reslab" if meta else layout)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    head = [k for k in wrong + missing if k.startswith(HEAD_PREFIXES)]
+    if allow_new_head and head and not (set(wrong + missing) - set(head)) and not unexpected:
+        warnings.warn(f"checkpoint classifier does not fit this model ({', '.join(_shape_note(k, own, state) for k in head)}): "
+                      "the head is re-initialised, the rest is loaded", stacklevel=2)
+        state = {**state, **{k: own[k] for k in head}}  # keep the model's fresh head
+        missing, wrong = [], []
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_clip(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_clip(unexpected)}")
+        if wrong:
+            parts.append("wrongly shaped keys " + _clip([_shape_note(k, own, state) for k in wrong]))
+        raise WeightsError(f"checkpoint does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
+                           + "; ".join(parts))
+    model.load_state_dict(state)
+    return meta
+
+
+def _shape_note(key: str, own: dict, state: dict) -> str:
+    got = tuple(state[key].shape) if key in state else "absent"
+    return f"{key} (model {tuple(own[key].shape)}, checkpoint {got})"
+
+
+def _clip(items: list[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+# --- writing ---------------------------------------------------------------------------------------------
+def metadata_of(model: nn.Module, **extra) -> dict:
+    spec = model.spec
+    pre = getattr(model, "preprocessing", None)
+    return {"format": "reslab", "version": 1, "preset": getattr(model, "preset", None), "spec": spec.to_dict(),
+            "num_classes": spec.num_classes, "input_size": spec.input_size,
+            "preprocessing": pre.to_dict() if pre is not None else None, **extra}
+
+
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same directory, then rename: a crash leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) -> Path:
+    """Write the weights atomically. `layout="reslab"` writes safetensors with JSON metadata (spec, classes,
+    input size, preprocessing); "timm"/"torchvision" rename the keys so the oracle's `load_state_dict` takes them
+    (safetensors if the path ends so, else a tensor-only torch file)."""
+    path = Path(path)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if layout == "reslab":
+        if path.suffix != ".safetensors":
+            raise WeightsError(f"ResLab checkpoints are safetensors files: name it {path.stem}.safetensors")
+        meta = {METADATA_KEY: json.dumps(metadata_of(model, **metadata))}
+        atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+        return path
+    conv = _find_layout(model, layout)
+    state = {conv.from_reslab(k): v for k, v in state.items()}
+    if path.suffix == ".safetensors":
+        atomic_write(path, lambda tmp: save_file(state, tmp))
+    else:
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_model(path) -> nn.Module:
+    """Rebuild a model from a ResLab checkpoint alone: spec and preprocessing come from its metadata."""
+    from .models import build
+    from .registry import Preprocessing
+
+    state, meta = read_checkpoint(path)
+    if not meta:
+        raise WeightsError(f"{path} carries no ResLab metadata; use create_model(name, weights={str(path)!r})")
+    model = build(from_dict(meta["spec"]))
+    model.preset = meta.get("preset")
+    if meta.get("preprocessing"):
+        model.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
+    model.load_state_dict(state)
+    return model

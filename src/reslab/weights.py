@@ -39,6 +39,7 @@ class Layout:
     to_reslab: Callable[[str], str]
     from_reslab: Callable[[str], str]
     applies_to: Callable[[object], bool] = lambda spec: True  # can this layout express the spec?
+    head_is_conv: bool = False  # classifier stored as a 1x1 convolution (out, in, 1, 1)
 
 
 def _rename(rules: list[tuple[str, str]]) -> Callable[[str], str]:
@@ -87,6 +88,7 @@ LAYOUTS: dict[str, list[Layout]] = {"resnet": [
                                     (r"\.bn0\.", ".norm1."), (r"\.bn1\.", ".norm2."), (r"\.bn2\.", ".norm3."),
                                     (r"^fc\.", "head.fc.")])),
         applies_to=lambda spec: spec.preact,
+        head_is_conv=True,
     ),
     # timm's legacy SENet: the stem lives in layer0, SE in se_module, the classifier is last_linear.
     # Only it has the Caffe-style ceil-mode stem pooling, so specs with that pooling export to it.
@@ -176,11 +178,13 @@ def _find_layout(model: nn.Module, name: str) -> Layout:
 def to_reslab_layout(model: nn.Module, state: dict[str, torch.Tensor], layout: str = "auto") -> dict:
     if layout == "reslab":
         return state
-    if layout == "auto":
-        found = detect_layout(model, list(state))
-        return state if found is None else {found.to_reslab(k): v for k, v in state.items()}
-    conv = _find_layout(model, layout)
-    return {conv.to_reslab(k): v for k, v in state.items()}
+    conv = detect_layout(model, list(state)) if layout == "auto" else _find_layout(model, layout)
+    if conv is None:
+        return state
+    state = {conv.to_reslab(k): v for k, v in state.items()}
+    if conv.head_is_conv:
+        state = {k: v.flatten(1) if k.startswith(HEAD_PREFIXES) and v.ndim == 4 else v for k, v in state.items()}
+    return state
 
 
 def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_head: bool = False) -> dict:
@@ -262,6 +266,8 @@ def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) 
         atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
         return path
     conv = _find_layout(model, layout)
+    if conv.head_is_conv:
+        state = {k: v[..., None, None] if k.startswith(HEAD_PREFIXES) and v.ndim == 2 else v for k, v in state.items()}
     state = {conv.from_reslab(k): v for k, v in state.items()}
     if path.suffix == ".safetensors":
         atomic_write(path, lambda tmp: save_file(state, tmp))

@@ -41,6 +41,8 @@ class BasicBlock(nn.Module):
         self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
         self.drop_path = DropPath(drop_path)
+        # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
+        self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
         self.act2 = nn.Identity() if spec.preact else make_act(spec.act)
 
     def branch_end(self) -> nn.Module:
@@ -48,7 +50,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self.act0(self.bn0(x))
-        shortcut = self.downsample(x_in if self.preact else x)
+        shortcut = self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(x_in)))
         out = self.se(self.bn2(self.conv2(out)))
         return self.act2(self.drop_path(out) + shortcut)
@@ -77,6 +79,8 @@ class Bottleneck(nn.Module):
         self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
         self.drop_path = DropPath(drop_path)
+        # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
+        self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
         self.act3 = nn.Identity() if spec.preact else make_act(spec.act)
 
     def branch_end(self) -> nn.Module:
@@ -84,7 +88,7 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self.act0(self.bn0(x))
-        shortcut = self.downsample(x_in if self.preact else x)
+        shortcut = self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(x_in)))
         out = self.act2(self.bn2(self.conv2(out)))
         out = self.se(self.bn3(self.conv3(out)))

@@ -29,8 +29,12 @@ def imagenet(depth: int, **fields) -> ResNetSpec:
     return base.replace(depths=DEPTHS[depth], **fields)
 
 
+REGISTERED: list[str] = []  # the names this module adds, in order
+
+
 def add(name, spec, family, paper, year, idea="", **meta) -> None:
     register(Preset(name, spec, family, paper, year, idea, **meta))
+    REGISTERED.append(name)
 
 
 # --- He et al. 2015, and the Bag of Tricks letters -------------------------------------------------------

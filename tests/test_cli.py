@@ -1,0 +1,56 @@
+"""The CLI parses, calls the library and prints; bad input exits non-zero with one clear line."""
+import subprocess
+import sys
+
+from reslab.cli import main
+
+
+def test_models_lists_presets_with_paper_params_and_gmacs(capsys):
+    assert main(["models", "resnet50*"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet50d" in out and "ResNet-D" in out and "25.58" in out and "4.33" in out
+    assert "resnet18 " not in out
+
+
+def test_info_shows_spec_cost_and_stage_shapes(capsys):
+    assert main(["info", "resnet20_cifar"]) == 0
+    out = capsys.readouterr().out
+    assert "shortcut           zeropad" in out
+    assert "stage3   (64, 8, 8)" in out
+    assert "parameters: 0.27" in out
+
+
+def test_info_accepts_spec_overrides(capsys):
+    assert main(["info", "resnet18", "--attention", "se", "--input-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "attention          se" in out and "stage4   (512, 2, 2)" in out
+
+
+def test_diff_shows_what_the_bag_of_tricks_changed(capsys):
+    assert main(["diff", "resnet50", "resnet50d"]) == 0
+    out = capsys.readouterr().out
+    lines = [l.split()[0] for l in out.splitlines()[2:] if l.strip() and not l.startswith(("parameters", "GMACs"))]
+    assert lines == ["stem", "shortcut"]
+    assert "+0.019 M" in out
+
+
+def test_unknown_model_suggests_close_names(capsys):
+    assert main(["info", "resnet05"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'resnet05'" in err and "resnet50" in err
+
+
+def test_invalid_override_names_the_field(capsys):
+    assert main(["info", "resnet50", "--depths", "3,4"]) == 2
+    assert "widths has 4 entries but depths has 2" in capsys.readouterr().err
+    assert main(["info", "resnet50", "--widths", "64,-1,256,512"]) == 2
+    assert "widths must be positive" in capsys.readouterr().err
+    assert main(["info", "resnet50", "--colour", "red"]) == 2
+    assert "unknown option --colour" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "reslab", "diff", "resnet50", "resnet50a"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "stride_on" in result.stdout

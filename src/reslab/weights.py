@@ -105,6 +105,11 @@ LAYOUTS: dict[str, list[Layout]] = {"resnet": [
     Layout("timm", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
            to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=lambda spec: not spec.preact),
 ]}
+# DenseNet: timm 1.0.29 and torchvision share one layout (features.denseblockN..., classifier), which is ResLab's
+LAYOUTS["densenet"] = [
+    Layout(zoo, detect=lambda keys: "features.conv0.weight" in keys, to_reslab=lambda k: k, from_reslab=lambda k: k)
+    for zoo in ("torchvision", "timm")
+]
 
 
 def family_of(model: nn.Module) -> str:

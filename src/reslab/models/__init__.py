@@ -7,6 +7,8 @@ from .resnet import ResNet
 # spec class -> builder; each family module adds its own entry
 BUILDERS: dict[type, type[nn.Module]] = {ResNetSpec: ResNet}
 
+from . import densenet  # noqa: E402,F401  (registers the DenseNet spec and builder)
+
 
 def build(spec) -> nn.Module:
     """Turn a spec into a freshly initialised network."""

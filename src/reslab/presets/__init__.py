@@ -1,2 +1,3 @@
 """Importing this package registers every preset; one module per family."""
 from . import classic  # noqa: F401
+from . import densenet  # noqa: F401

@@ -1,0 +1,179 @@
+"""DenseNet is its own family (Huang et al. 2017): a spec of its own that prints, diffs and round-trips, a builder
+whose networks equal timm 1.0.29's and torchvision's (oracles), and the same tools (info, diff, weights) as ResNet."""
+import csv
+import math
+import os
+
+import pytest
+import torch
+
+import reslab
+from conftest import SHARED
+from oracles import assert_same_logits, build_oracle, randomize_norm_stats
+from reslab.cli import main
+from reslab.info import cached_complexity, spec_complexity
+from reslab.models.densenet import DenseNet, DenseNetSpec
+from reslab.presets.densenet import REGISTERED
+
+IMAGENET_DENSENETS = ["densenet121", "densenet161", "densenet169", "densenet201"]
+
+
+@pytest.mark.parametrize("name", IMAGENET_DENSENETS)
+@pytest.mark.parametrize("zoo", ["torchvision", "timm"])
+def test_oracle_weights_load_and_give_equal_logits(name, zoo, tmp_path):
+    oracle = build_oracle(zoo, name)
+    randomize_norm_stats(oracle)
+    path = tmp_path / "oracle.pth"
+    torch.save(oracle.state_dict(), path)
+
+    model = reslab.create_model(name, weights=str(path)).eval()
+    assert isinstance(model, DenseNet)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = oracle(x)
+        assert_same_logits(model(x), expected)
+
+    # and back: our weights in the oracle's layout load strictly into a fresh oracle
+    out = tmp_path / f"export_{zoo}.pth"
+    reslab.save_weights(model, out, layout=zoo)
+    fresh = build_oracle(zoo, name)
+    fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
+    with torch.no_grad():
+        assert_same_logits(fresh.eval()(x), expected)
+
+
+def _reference_rows():
+    with open(os.path.join(SHARED, "reference", "paper_table.csv"), newline="") as f:
+        return {r["timm_name"]: r for r in csv.DictReader(f) if r["timm_name"] in IMAGENET_DENSENETS}
+
+
+@pytest.mark.parametrize("name", IMAGENET_DENSENETS)
+def test_size_and_cost_match_the_measured_reference(name):
+    # paper_table.csv: timm's parameter count and measured GMACs at 224 (the paper only plots them)
+    row = _reference_rows()[name]
+    params, macs = cached_complexity(reslab.get_spec(name))
+    assert params / 1e6 == pytest.approx(float(row["timm_params_M"]), abs=0.001)
+    assert macs / 1e9 == pytest.approx(float(row["gmacs_measured_timm"]), abs=0.01)
+    assert reslab.get_preset(name).top1_paper == pytest.approx(float(row["top1_paper"]))
+
+
+def test_cifar_densenet_bc100_has_the_papers_0_8m_parameters():
+    # Table 2 reports 0.8M to one decimal; the faithful 10-class network has 0.769M, which rounds to it
+    preset = reslab.get_preset("densenet_bc100_k12_cifar")
+    params, _ = cached_complexity(preset.spec)
+    assert params == 769_162
+    assert round(params / 1e6, 1) == preset.params_m_paper == 0.8
+
+
+@pytest.mark.parametrize("depth, k, params_m_paper", [(250, 24, 15.3), (190, 40, 25.6)])
+def test_larger_cifar_densenet_bc_match_table_2_within_2_percent(depth, k, params_m_paper):
+    # the same builder at Table 2's bigger DenseNet-BC sizes, where the paper's rounding is finer than 2%
+    n = (depth - 4) // 6
+    spec = reslab.get_spec("densenet_bc100_k12_cifar").replace(growth_rate=k, block_config=(n, n, n),
+                                                                stem_channels=2 * k)
+    params, _ = spec_complexity(spec)
+    assert params / 1e6 == pytest.approx(params_m_paper, rel=0.02)
+
+
+@pytest.mark.parametrize("name, size", [("densenet121", 64), ("densenet_bc100_k12_cifar", 32)])
+def test_forward_and_backward_give_finite_gradients_everywhere(name, size):
+    model = reslab.create_model(name).train()
+    x = torch.randn(2, 3, size, size)
+    logits = model(x)
+    assert logits.shape == (2, model.spec.num_classes)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))
+    loss.backward()
+    assert math.isfinite(loss.item())
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+
+
+def test_cifar_stem_is_one_unpooled_3x3_conv_of_2k_channels():
+    model = reslab.create_model("densenet_bc100_k12_cifar").eval()
+    stem = model.forward_stem(torch.zeros(1, 3, 32, 32))
+    assert stem.shape == (1, 24, 32, 32)
+    assert [n for n, _ in model.features.named_children()][:2] == ["conv0", "denseblock1"]
+    assert len(model.stages) == 3
+
+
+def test_each_stage_adds_k_channels_per_layer_then_compresses_by_half():
+    spec = DenseNetSpec(growth_rate=8, block_config=(2, 3), stem_channels=16, input_size=64)
+    # block 1: 16 + 2*8 = 32 -> transition keeps 16; block 2: 16 + 3*8 = 40, no transition after the last block
+    assert spec.stage_channels == (16, 40)
+    shapes = reslab.model_info(reslab.build(spec))["stages"]
+    assert shapes == [("stem", (16, 16, 16)), ("stage1", (16, 8, 8)), ("stage2", (40, 8, 8))]
+
+
+def test_spec_round_trips_through_json_and_checkpoints(tmp_path):
+    spec = reslab.get_spec("densenet_bc100_k12_cifar").replace(layer_drop_rate=0.2)
+    assert reslab.from_dict(spec.to_dict()) == spec
+    assert '"family": "densenet"' in spec.to_json()
+
+    model = reslab.create_model(spec).eval()
+    path = reslab.save_weights(model, tmp_path / "dense.safetensors")
+    loaded = reslab.weights.load_model(path).eval()
+    assert loaded.spec == spec
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"compression": 0.0}, "compression must be in (0, 1]"),
+    ({"stem": "deep"}, "stem='deep' is not one of"),
+    ({"block_config": ()}, "block_config is empty"),
+    ({"block_config": (6, 0)}, "block_config must be positive"),
+    ({"growth_rate": 0}, "growth_rate must be a positive integer"),
+    ({"layer_drop_rate": 1.0}, "layer_drop_rate must be in [0, 1)"),
+    ({"input_size": 16}, "input_size=16 is too small"),
+    ({"depths": (3, 4)}, "unknown densenet spec field(s) ['depths']"),
+])
+def test_invalid_specs_are_refused_naming_the_field(changes, message):
+    with pytest.raises(reslab.SpecError) as e:
+        reslab.get_spec("densenet121").replace(**changes)
+    assert message in str(e.value)
+
+
+def test_smallest_allowed_input_runs():
+    spec = reslab.get_spec("densenet121")
+    model = reslab.create_model("densenet121", input_size=spec.min_input_size).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, spec.min_input_size, spec.min_input_size)).shape == (1, 1000)
+    with pytest.raises(reslab.SpecError):
+        spec.replace(input_size=spec.min_input_size - 1)
+
+
+def test_model_info_reports_params_and_stage_shapes():
+    info = reslab.model_info("densenet121")
+    assert info["params"] == 7_978_856
+    assert info["stages"][-1] == ("stage4", (1024, 7, 7))
+
+
+def test_cli_info_shows_spec_and_stage_outputs(capsys):
+    assert main(["info", "densenet121", "--input-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "growth_rate        32" in out and "family             densenet" in out
+    assert "stage1   (128, 8, 8)" in out and "stage4   (1024, 2, 2)" in out
+    assert "same model in: timm densenet121, torchvision densenet121" in out
+
+
+def test_cli_info_accepts_densenet_overrides_and_refuses_bad_ones(capsys):
+    assert main(["info", "densenet_bc100_k12_cifar", "--growth-rate", "24", "--block-config", "2,2,2"]) == 0
+    assert "stage3   (" in capsys.readouterr().out
+    assert main(["info", "densenet121", "--compression", "1.5"]) == 2
+    assert "error: compression must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_cli_diff_shows_only_the_block_config(capsys):
+    assert main(["diff", "densenet121", "densenet169"]) == 0
+    out = capsys.readouterr().out
+    rows = [l.split()[0] for l in out.splitlines()[2:] if l.strip() and not l.startswith(("parameters", "GMACs"))]
+    assert rows == ["block_config"]
+    assert "7.979 M -> 14.149 M" in out
+
+
+def test_cli_models_lists_the_family(capsys):
+    assert main(["models", "densenet*"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in REGISTERED)
+    assert "DenseNet (CIFAR)" in out

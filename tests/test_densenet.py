@@ -177,3 +177,22 @@ def test_cli_models_lists_the_family(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in REGISTERED)
     assert "DenseNet (CIFAR)" in out
+
+
+def test_oracle_weights_load_under_a_new_head_with_a_warning(tmp_path):
+    oracle = build_oracle("torchvision", "densenet121")
+    torch.save(oracle.state_dict(), tmp_path / "tv.pth")
+    with pytest.warns(UserWarning, match="classifier.weight"):
+        model = reslab.create_model("densenet121", num_classes=10, weights=str(tmp_path / "tv.pth"))
+    assert model.classifier.out_features == 10
+    assert torch.equal(model.features.conv0.weight, oracle.features.conv0.weight)
+
+
+def test_layer_dropout_acts_only_in_training():
+    spec = DenseNetSpec(growth_rate=4, block_config=(2, 2), stem="cifar", stem_channels=8, layer_drop_rate=0.5,
+                        num_classes=3, input_size=8)
+    model = reslab.build(spec)
+    x = torch.randn(2, 3, 8, 8)
+    assert not torch.equal(model.train()(x), model(x))
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), model(x))

@@ -1,0 +1,44 @@
+"""Every registered preset, of every family, builds and trains: one forward and backward pass in train mode on a
+batch of 2 gives a finite loss and a finite gradient for every parameter. New presets are picked up as they land."""
+import math
+
+import pytest
+import torch
+
+import reslab
+from reslab.info import cached_complexity
+
+GIANT_PARAMS = 100e6
+GIANT_BLOCKS = 200
+
+
+def _blocks(spec) -> int:
+    """Residual or dense blocks in the network, from whichever per-stage count its family's spec has."""
+    for name in ("depths", "block_config"):
+        if hasattr(spec, name):
+            return sum(getattr(spec, name))
+    return 0
+
+
+def _cases():
+    cases = []
+    for name in reslab.list_models():
+        spec = reslab.get_spec(name)
+        giant = cached_complexity(spec)[0] > GIANT_PARAMS or _blocks(spec) > GIANT_BLOCKS
+        cases.append(pytest.param(name, marks=[pytest.mark.slow] if giant else [], id=name))
+    return cases
+
+
+@pytest.mark.parametrize("name", _cases())
+def test_preset_trains_one_step_with_finite_gradients(name):
+    model = reslab.create_model(name).train()
+    size = 32 if model.spec.input_size == 32 else 64  # CIFAR nets at their own size, the rest small but >1x1 deep
+    x = torch.randn(2, model.spec.in_chans, size, size)
+    target = torch.tensor([0, 1]) % model.spec.num_classes
+    loss = torch.nn.functional.cross_entropy(model(x), target)
+    loss.backward()
+    assert math.isfinite(loss.item()), f"{name}: loss {loss.item()}"
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not no_grad, f"{name}: parameters without a gradient: {no_grad[:5]}"
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
+    assert not bad, f"{name}: non-finite gradients in {bad[:5]}"

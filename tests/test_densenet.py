@@ -196,3 +196,36 @@ def test_layer_dropout_acts_only_in_training():
     assert not torch.equal(model.train()(x), model(x))
     with torch.no_grad():
         assert torch.equal(model.eval()(x), model(x))
+
+
+def _train_step_saving(model, x):
+    """Logits of one training forward and the bytes autograd kept for backward (outside checkpointed parts)."""
+    saved = 0
+
+    def pack(t):
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        logits = model(x)
+    logits.square().sum().backward()
+    return logits, saved
+
+
+def test_memory_efficient_keeps_less_for_backward_and_computes_the_same():
+    spec = DenseNetSpec(growth_rate=4, block_config=(6, 6), stem="cifar", stem_channels=8, num_classes=3,
+                        input_size=16)
+    plain, lean = reslab.build(spec), reslab.build(spec.replace(memory_efficient=True))
+    lean.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 16, 16)
+    plain_logits, plain_bytes = _train_step_saving(plain.train(), x)
+    lean_logits, lean_bytes = _train_step_saving(lean.train(), x)
+    assert lean_bytes < 0.8 * plain_bytes
+    assert torch.allclose(lean_logits, plain_logits, atol=1e-6)
+    for (name, p), q in zip(plain.named_parameters(), lean.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6), name
+    # the recompute in backward must not update BatchNorm's running statistics a second time
+    lean_state = lean.state_dict()
+    for key, value in plain.state_dict().items():
+        assert torch.allclose(value.float(), lean_state[key].float(), atol=1e-6), key

@@ -13,7 +13,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..layers import make_act
 from ..spec import CHOICES, SPEC_TYPES, SpecError
@@ -33,6 +35,9 @@ class DenseNetSpec:
     stem: str = "conv7"  # conv7: 7x7/2 conv, BN, ReLU, 3x3/2 max pool (ImageNet); cifar: one bare 3x3/1 conv
     stem_channels: int = 64  # num_init_features: 2k in DenseNet-BC
     layer_drop_rate: float = 0.0  # dropout on each dense layer's new channels (Sec. 4.2, runs without augmentation)
+    # recompute each layer's concatenation and first BN-ReLU-conv in backward instead of storing them, so training
+    # memory grows linearly, not quadratically, with block depth (Pleiss et al. 2017); same numbers, a bit slower
+    memory_efficient: bool = False
     drop_rate: float = 0.0  # dropout before the classifier
     act: str = "relu"
     # head and input
@@ -135,10 +140,31 @@ class DenseLayer(nn.Module):
         self.act2 = make_act(spec.act)
         self.conv2 = nn.Conv2d(width, spec.growth_rate, 3, 1, 1, bias=False)
         self.drop = nn.Dropout(spec.layer_drop_rate)
+        self.memory_efficient = spec.memory_efficient
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(self.act1(self.norm1(x)))
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        if self.memory_efficient and self.training and any(f.requires_grad for f in features):
+            out = checkpoint(self._bottleneck_recomputable(), *features, use_reentrant=False)
+        else:
+            out = self.conv1(self.act1(self.norm1(torch.cat(features, 1))))
         return self.drop(self.conv2(self.act2(self.norm2(out))))
+
+    def _bottleneck_recomputable(self):
+        """The bottleneck as a function whose second run (the backward's recompute) leaves BN's running stats alone."""
+        calls = 0
+
+        def bottleneck(*features: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            x, calls = torch.cat(features, 1), calls + 1
+            if calls == 1:
+                x = self.norm1(x)
+            else:  # same batch statistics; the running-average update goes to throwaway copies
+                bn = self.norm1
+                x = F.batch_norm(x, bn.running_mean.clone(), bn.running_var.clone(), bn.weight, bn.bias, True,
+                                 bn.momentum, bn.eps)
+            return self.conv1(self.act1(x))
+
+        return bottleneck
 
 
 class DenseBlock(nn.Module):
@@ -152,7 +178,7 @@ class DenseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
         for layer in self.children():
-            features.append(layer(torch.cat(features, 1)))
+            features.append(layer(features))
         return torch.cat(features, 1)
 
 

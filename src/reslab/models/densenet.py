@@ -161,7 +161,7 @@ class DenseLayer(nn.Module):
             else:  # same batch statistics; the running-average update goes to throwaway copies
                 bn = self.norm1
                 x = F.batch_norm(x, bn.running_mean.clone(), bn.running_var.clone(), bn.weight, bn.bias, True,
-                                 bn.momentum, bn.eps)
+                                 0.0, bn.eps)
             return self.conv1(self.act1(x))
 
         return bottleneck

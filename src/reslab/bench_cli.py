@@ -1,0 +1,69 @@
+"""`reslab bench`: throughput, latency and memory of models, ours against timm's and torchvision's."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .bench import HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench, table_rows
+from .table import format_table
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("bench", help="images/s, latency and peak memory of models, optionally against timm/torchvision")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="preset names, optionally with :field=value overrides")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--img-size", type=int, default=None, help="default: each model's own input size")
+    p.add_argument("--amp", default="off", choices=["bf16", "fp16", "off"])
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is not timed)")
+    p.add_argument("--mode", default="infer", choices=["infer", "train", "both"])
+    p.add_argument("--against", default="", help="comma-separated: timm, torchvision")
+    p.add_argument("--repeats", type=int, default=10, help="timed steps per model and mode")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation, allocator, caches)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE")
+    p.add_argument("--csv", type=Path, default=None, metavar="FILE")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    settings = BenchSettings(args.device, args.batch_size, args.img_size, args.amp, args.channels_last, args.compile,
+                             args.mode, args.repeats, args.warmup)
+    against = tuple(a.strip() for a in args.against.split(",") if a.strip())
+    report = run_bench(args.models, settings, against, log=lambda m: print(m, file=sys.stderr))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    env = report.environment
+    print(f"{settings.device} ({env.get('gpu', env['cpu'])}, {env['threads']} threads), torch {env['torch']}, "
+          f"amp {settings.amp}, channels-last {settings.channels_last}, compile {settings.compile}, "
+          f"{settings.warmup} warm-up + {settings.repeats} timed steps")
+    print(format_table(HEADERS, table_rows(report.results)))
+    print(f"latency: median over the timed steps; IQR: 25th-75th percentile; peak MB: {MEMORY_MEANING[settings.device]}")
+    if args.json:
+        _write(args.json, json.dumps(report.to_dict(), indent=2))
+    if args.csv:
+        _write_csv(args.csv, report.results)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as e:
+        raise BenchError(f"cannot write {path}: {e.strerror}") from None
+
+
+def _write_csv(path: Path, results: list[BenchResult]) -> None:
+    names = [f.name for f in dataclasses.fields(BenchResult)]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(dataclasses.asdict(r) for r in results)
+    except OSError as e:
+        raise BenchError(f"cannot write {path}: {e.strerror}") from None

@@ -1,0 +1,57 @@
+"""`reslab zoo`: the evolution table of the ResNet story, as Markdown on the terminal and in a file."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .bench import BenchSettings
+from .errors import ReslabError
+from .evolution import evolution_rows, to_markdown
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("zoo", help="the evolution table: one row per milestone, its idea, size and cost")
+    p.add_argument("--bench", action="store_true", help="also measure ResLab's inference images/s on this machine")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--img-size", type=int, default=None, help="benchmark resolution (default: each model's own)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--output", type=Path, default=None, metavar="FILE.md")
+    p.set_defaults(func=cmd_zoo)
+
+
+def cmd_zoo(args) -> int:
+    settings = None
+    if args.bench:
+        settings = BenchSettings(args.device, args.batch_size, args.img_size, repeats=args.repeats, warmup=2)
+    rows, missing = evolution_rows(settings)
+    if missing:
+        print(f"not registered yet, left out: {', '.join(missing)}", file=sys.stderr)
+    table = to_markdown(rows, settings)
+    print(table)
+    if args.output:
+        _write(args.output, _document(table, settings, missing))
+        print(f"written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _document(table: str, settings: BenchSettings | None, missing: list[str]) -> str:
+    lines = ["# The ResNet family, milestone by milestone", "",
+             "Parameters and GMACs (multiply-accumulates per image) measured on ResLab's own models at each "
+             "model's input size.", ""]
+    if settings is not None:
+        size = f"{settings.img_size} px" if settings.img_size else "each model's input size"
+        lines += [f"img/s: ResLab inference on {settings.device}, batch {settings.batch_size}, {size}, median of "
+                  f"{settings.repeats} timed steps after {settings.warmup} warm-up steps.", ""]
+    lines += [table, ""]
+    if missing:
+        lines += [f"Not registered when this table was made: {', '.join(missing)}.", ""]
+    return "\n".join(lines)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as e:
+        raise ReslabError(f"cannot write {path}: {e.strerror}") from None

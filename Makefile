@@ -11,12 +11,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-.PHONY: install demo test
+.PHONY: install demo test chromium
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/reslab models
 	$(BIN)/reslab info resnet50
 
-test: $(STAMP)
+# the report tests render HTML in headless Chromium (Debian's package; CI runs as root on a fresh machine)
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q

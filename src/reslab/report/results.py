@@ -1,0 +1,64 @@
+"""What a comparison measured: one record per training run, and their summary per model over seeds."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunRecord:
+    """One finished training run, as its own log reports it."""
+
+    model: str
+    seed: int
+    run_dir: str
+    top1: float  # final validation top-1 accuracy, percent
+    wall_s: float  # training wall time
+    curve: dict[str, list[float]] = field(default_factory=dict)  # per-epoch columns of the run's CSV log
+
+
+@dataclass
+class ModelSummary:
+    """A model over its seeds, with its size and measured speed."""
+
+    model: str
+    runs: list[RunRecord]
+    params_m: float
+    gmacs: float
+    images_per_s: float  # inference throughput on the comparison's machine
+
+    @property
+    def top1_mean(self) -> float:
+        return statistics.fmean(r.top1 for r in self.runs)
+
+    @property
+    def top1_std(self) -> float:
+        """Sample standard deviation over seeds (0 for a single seed)."""
+        return statistics.stdev([r.top1 for r in self.runs]) if len(self.runs) > 1 else 0.0
+
+    @property
+    def wall_s_mean(self) -> float:
+        return statistics.fmean(r.wall_s for r in self.runs)
+
+
+@dataclass
+class Comparison:
+    """Everything a report shows: the models, the shared training settings, the machine."""
+
+    title: str
+    models: list[ModelSummary]
+    settings: dict  # recipe, epochs, data, seeds ... as plain values
+    machine: str
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows of the results table, shared by the Markdown and HTML reports."""
+        headers = ["model", "top-1 % (mean ± std)", "seeds", "params (M)", "GMACs", "img/s", "train time (s)"]
+        rows = [[m.model, f"{m.top1_mean:.2f} ± {m.top1_std:.2f}", len(m.runs), f"{m.params_m:.3f}",
+                 f"{m.gmacs:.3f}", f"{m.images_per_s:.0f}", f"{m.wall_s_mean:.1f}"] for m in self.models]
+        return headers, rows
+
+    def run_table(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows of the per-run table: every number the summary was computed from."""
+        headers = ["model", "seed", "top-1 %", "train time (s)", "run directory"]
+        rows = [[r.model, r.seed, f"{r.top1:.2f}", f"{r.wall_s:.1f}", r.run_dir] for m in self.models for r in m.runs]
+        return headers, rows

@@ -111,3 +111,12 @@ def test_cli_bad_input_exits_2_with_one_line(capsys):
     if not torch.cuda.is_available():
         assert main(["bench", "resnet18", "--device", "cuda"]) == 2
         assert "torch sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compile_is_paid_for_in_the_warm_up_not_in_the_timed_steps():
+    eager = run_bench(["resnet20_cifar"], BenchSettings(**{**TINY, "warmup": 2})).results[0]
+    compiled = run_bench(["resnet20_cifar"], BenchSettings(**{**TINY, "warmup": 2, "compile": True})).results[0]
+    assert compiled.compiled and not eager.compiled
+    assert compiled.warmup_s > 1.0 > eager.warmup_s  # inductor's code generation happens on the first call
+    assert compiled.latency_ms_max < compiled.warmup_s * 1000 / 2  # no timed step recompiled

@@ -1,10 +1,11 @@
 """The GPU table of RESULTS.md: the modern ResNets against timm at batch 256, bf16, channels-last,
 eager and compiled, inference and training, every pair measured in the same process.
 
-    PYTHONPATH=src python3 benchmarks/gpu_table.py --out DIR [--models a,b] [--variants eager,compiled]
+    PYTHONPATH=src python3 benchmarks/gpu_table.py --out DIR [--models a,b] [--phases eager:both,compiled:infer]
 
-Writes DIR/gpu_<variant>.json (`reslab bench --json` reports, rewritten after every model so a run cut short
-keeps what it measured). `python benchmarks/results_section.py gpu-table HEADING DIR/gpu_*.json` turns them
+Phases run in the order given, each over all models; a phase is VARIANT:MODE (eager or compiled; infer, train
+or both). Writes DIR/gpu_<variant>_<mode>.json (`reslab bench --json` reports, rewritten after every model so
+a run cut short keeps what it measured). `python benchmarks/results_section.py gpu-table HEADING DIR/gpu_*.json` turns them
 into the "gpu-table" section of RESULTS.md.
 """
 from __future__ import annotations
@@ -28,8 +29,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--variants", default="eager,compiled")
-    parser.add_argument("--mode", default="both", choices=["infer", "train", "both"])
+    parser.add_argument("--phases", default="eager:both,compiled:infer,compiled:train")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
@@ -42,13 +42,14 @@ def main() -> int:
     missing = [f"{m}: not registered in ResLab when this ran; skipped" for m in args.models.split(",")
                if m not in registered]
     command = "PYTHONPATH=src python3 benchmarks/gpu_table.py " + shlex.join(sys.argv[1:])
-    for variant in args.variants.split(","):
-        settings = BenchSettings("cuda", args.batch_size, 224, "bf16", True, variant == "compiled", args.mode,
+    for phase in args.phases.split(","):
+        variant, mode = phase.split(":")
+        settings = BenchSettings("cuda", args.batch_size, 224, "bf16", True, variant == "compiled", mode,
                                  args.repeats, args.warmup)
         report = BenchReport(settings, [], list(missing))
         for model in models:
             if time.perf_counter() - start > args.deadline_s:
-                report.notes.append(f"{model}: not measured {variant}, the run's time was up")
+                report.notes.append(f"{model}: not measured {variant} {mode}, the run's time was up")
                 continue
             part = run_bench([model], settings, against=("timm",), log=lambda m: print(m, flush=True))
             report.results += part.results
@@ -58,7 +59,7 @@ def main() -> int:
                 print(f"  {r.impl:6s} {r.mode:5s} {variant:8s} {r.images_per_s:8.1f} img/s  "
                       f"ratio {r.ratio or 1:.3f}  peak {r.peak_memory_mb:.0f} MB  warm-up {r.warmup_s:.0f} s",
                       flush=True)
-            (args.out / f"gpu_{variant}.json").write_text(json.dumps({"command": command, **report.to_dict()},
+            (args.out / f"gpu_{variant}_{mode}.json").write_text(json.dumps({"command": command, **report.to_dict()},
                                                                      indent=2))
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0

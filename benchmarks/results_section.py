@@ -19,32 +19,33 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 def paired_rows(reports: list[dict]) -> list[list]:
     """One row per model, mode and compile setting: ResLab next to each reference measured in the same run."""
+    results = [r for report in reports for r in report["results"]]
+    order = list(dict.fromkeys(r["model"] for r in results))
     rows = []
-    for report in reports:
-        results = report["results"]
-        for ours in (r for r in results if r["impl"] == "reslab"):
-            same = [r for r in results if r["model"] == ours["model"] and r["mode"] == ours["mode"]
-                    and r["compiled"] == ours["compiled"] and r["impl"] != "reslab"]
-            for theirs in same or [None]:
-                rows.append([
-                    ours["model"], ours["mode"], "compiled" if ours["compiled"] else "eager",
-                    f"{ours['images_per_s']:.1f}",
-                    "-" if theirs is None else f"{theirs['images_per_s']:.1f}",
-                    "-" if theirs is None else f"{theirs['ratio']:.2f}",
-                    f"{ours['latency_ms']:.1f} ({ours['latency_ms_q1']:.1f}-{ours['latency_ms_q3']:.1f})",
-                    f"{ours['peak_memory_mb']:.0f}", "-" if theirs is None else f"{theirs['peak_memory_mb']:.0f}",
-                    "-" if theirs is None else theirs["impl"]])
+    for ours in sorted((r for r in results if r["impl"] == "reslab"),
+                       key=lambda r: (order.index(r["model"]), r["compiled"], r["mode"])):
+        same = [r for r in results if r["model"] == ours["model"] and r["mode"] == ours["mode"]
+                and r["compiled"] == ours["compiled"] and r["impl"] != "reslab"]
+        for theirs in same or [None]:
+            rows.append([
+                ours["model"], ours["mode"], "compiled" if ours["compiled"] else "eager",
+                f"{ours['images_per_s']:.1f}",
+                "-" if theirs is None else f"{theirs['images_per_s']:.1f}",
+                "-" if theirs is None else f"{theirs['ratio']:.3f}",
+                f"{ours['latency_ms']:.1f} ({ours['latency_ms_q1']:.1f}-{ours['latency_ms_q3']:.1f})",
+                f"{ours['peak_memory_mb']:.0f}", "-" if theirs is None else f"{theirs['peak_memory_mb']:.0f}",
+                "-" if theirs is None else theirs["impl"]])
     return rows
 
 
 def section(name: str, heading: str, reports: list[dict]) -> str:
-    headers = ["model", "mode", "", "ours img/s", "theirs img/s", "ours/theirs", "ours latency ms (IQR)",
+    headers = ["model", "mode", "compile", "ours img/s", "theirs img/s", "ours/theirs", "ours latency ms (IQR)",
                "ours peak MB", "theirs peak MB", "theirs"]
     settings = reports[0]["settings"]
     env = reports[0]["environment"]
     machine = env.get("gpu") or f"{env['cpu']} CPU, {env['threads']} threads"
     lines = [f"<!-- {name}:start -->", f"## {heading}", ""]
-    commands = [r["command"] for r in reports if r.get("command")]
+    commands = list(dict.fromkeys(r["command"] for r in reports if r.get("command")))
     lines += [f"Command: `{c}`" for c in commands] + ([""] if commands else [])
     lines += [f"Machine: {machine}; torch {env['torch']}, timm {env.get('timm', '-')}. Batch {settings['batch_size']}, "
               f"amp {settings['amp']}, channels-last {settings['channels_last']}, {settings['warmup']} warm-up + "

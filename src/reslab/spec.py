@@ -21,10 +21,11 @@ class SpecError(ReslabError, ValueError):
 CHOICES: dict[str, tuple[str, ...]] = {
     "block": ("basic", "bottleneck"),
     "stem": ("conv7", "deep", "cifar"),
-    "stem_pool": ("max", "max_ceil", "none"),
+    "stem_pool": ("max", "max_ceil", "none", "conv", "avg2", "max_blur"),
     "shortcut": ("projection", "avgpool", "zeropad"),
-    "stride_on": ("1x1", "3x3"),
-    "conv3x3": ("standard", "separable"),
+    "stride_on": ("1x1", "3x3", "pool_before_3x3", "pool_after_3x3"),
+    "downsample_pool": ("avg3", "avg2", "blur"),
+    "conv3x3": ("standard", "separable", "res2", "selective_kernel", "split_attention"),
     "attention": ("none", "se", "eca", "cbam"),
     "act": ("relu", "leaky_relu", "silu", "gelu"),
 }
@@ -45,13 +46,24 @@ class ResNetSpec:
     stem: str = "conv7"  # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1
     stem_width: int = 32  # inner width of the deep stem
     stem_channels: int = 64  # stem output channels
-    stem_pool: str = "max"  # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none
+    # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none; conv: 3x3/2 conv-BN-act
+    # (ResNet-RS); avg2: 2x2/2 average (anti-aliased ResNets); max_blur: 3x3/1 max then blur-pool/2
+    stem_pool: str = "max"
     # shortcut used when shape changes: projection (1x1 conv, option B), avgpool (ResNet-D), zeropad (option A)
     shortcut: str = "projection"
     # where a bottleneck downsamples: "1x1" (2015 paper, ResNet-A) or "3x3" (ResNet-B, torchvision/timm)
+    # or in a pool before/after an unstrided 3x3 (ResNeSt's avd, anti-aliased ResNets), using `downsample_pool`
     stride_on: str = "3x3"
+    downsample_pool: str = "avg3"  # avg3: 3x3 average pad 1 (ResNeSt); avg2: 2x2 average; blur: binomial blur
     # 3x3 convolution in the block
-    conv3x3: str = "standard"  # standard or separable (depthwise 3x3 + pointwise 1x1)
+    # standard; separable (depthwise 3x3 + pointwise 1x1); res2 (Res2Net multi-scale splits); selective_kernel
+    # (SKNet); split_attention (ResNeSt). In a basic block the last three replace only the first 3x3.
+    conv3x3: str = "standard"
+    scale: int = 4  # res2: number of channel splits, each bottleneck_width wide
+    radix: int = 2  # selective_kernel / split_attention: paths (splits) per group
+    split_input: bool = False  # selective_kernel: each path sees 1/radix of the input channels
+    select_ratio: float = 0.25  # hidden width of the path-selecting attention / its input channels
+    select_divisor: int = 8  # ... rounded to a multiple of this
     groups: int = 1  # cardinality (ResNeXt)
     base_width: int = 64  # bottleneck width per group at planes=64 (ResNeXt "d", Wide ResNet 128)
     # attention on the residual branch, before the addition
@@ -67,6 +79,9 @@ class ResNetSpec:
     num_classes: int = 1000
     in_chans: int = 3
     input_size: int = 224  # default (square) input resolution
+    # total downsampling of the features; 16 or 8 trade the stride of the last stage(s) for dilation
+    # (DeepLab, Chen et al. 2017 Sec. 3.1) so dense-prediction heads see finer feature maps
+    output_stride: int = 32
 
     def __post_init__(self) -> None:
         for name in ("depths", "widths", "strides"):
@@ -87,6 +102,24 @@ class ResNetSpec:
     @property
     def num_features(self) -> int:
         return self.stage_channels[-1]
+
+    @property
+    def stem_stride(self) -> int:
+        conv = 1 if self.stem == "cifar" else 2
+        return conv * (1 if self.stem_pool == "none" else 2)
+
+    def stage_strides_and_dilations(self) -> tuple[tuple[int, int], ...]:
+        """(stride, dilation) per stage once `output_stride` has moved late strides into dilation."""
+        strides, dilations = list(self.strides), [1] * self.num_stages
+        dilation, reached = 1, self.stem_stride
+        for i, s in enumerate(self.strides):
+            if reached * s > self.output_stride:
+                dilation *= s
+                strides[i] = 1
+            else:
+                reached *= s
+            dilations[i] = dilation
+        return tuple(zip(strides, dilations))
 
     def bottleneck_width(self, planes: int) -> int:
         """Channels of the grouped 3x3 in a bottleneck (ResNeXt Eq. 4 / Wide ResNet)."""
@@ -126,15 +159,16 @@ def validate(spec: ResNetSpec) -> None:
         if bad:
             raise SpecError(f"{name} must be positive integers, got {list(getattr(spec, name))}")
     for name in ("expansion", "stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans",
-                 "input_size", "attention_divisor"):
+                 "input_size", "attention_divisor", "scale", "radix", "select_divisor", "output_stride"):
         value = getattr(spec, name)
         if not isinstance(value, int) or value < 1:
             raise SpecError(f"{name} must be a positive integer, got {value!r}")
     for name in ("drop_path_rate", "drop_rate"):
         if not 0.0 <= getattr(spec, name) < 1.0:
             raise SpecError(f"{name} must be in [0, 1), got {getattr(spec, name)}")
-    if not 0.0 < spec.attention_ratio <= 1.0:
-        raise SpecError(f"attention_ratio must be in (0, 1], got {spec.attention_ratio}")
+    for name in ("attention_ratio", "select_ratio"):
+        if not 0.0 < getattr(spec, name) <= 1.0:
+            raise SpecError(f"{name} must be in (0, 1], got {getattr(spec, name)}")
     if spec.block == "basic":
         if spec.groups != 1 or spec.base_width != 64:
             raise SpecError("block='basic' supports only groups=1 and base_width=64; use block='bottleneck' "
@@ -147,6 +181,7 @@ def validate(spec: ResNetSpec) -> None:
         if shrink:
             raise SpecError(f"shortcut='zeropad' cannot reduce channels (stage {shrink[0] + 1}); "
                             "use shortcut='projection'")
+    _validate_block_options(spec)
     if spec.groups > 1 and spec.conv3x3 == "separable":
         raise SpecError("conv3x3='separable' is already depthwise: set groups=1 (got groups="
                         f"{spec.groups})")
@@ -154,6 +189,39 @@ def validate(spec: ResNetSpec) -> None:
         for w in spec.widths:
             if spec.bottleneck_width(w) % spec.groups:
                 raise SpecError(f"bottleneck width {spec.bottleneck_width(w)} is not divisible by groups={spec.groups}")
+
+
+def _validate_block_options(spec: ResNetSpec) -> None:
+    """Fields that only mean something for some block choices, and the choices that exclude each other."""
+    defaults = ResNetSpec.__dataclass_fields__
+    unused = []
+    if spec.conv3x3 != "res2" and spec.scale != defaults["scale"].default:
+        unused.append(("scale", "conv3x3='res2'"))
+    if spec.conv3x3 not in ("selective_kernel", "split_attention"):
+        unused += [(name, "conv3x3='selective_kernel' or 'split_attention'")
+                   for name in ("radix", "select_ratio", "select_divisor")
+                   if getattr(spec, name) != defaults[name].default]
+    if spec.conv3x3 != "selective_kernel" and spec.split_input:
+        unused.append(("split_input", "conv3x3='selective_kernel'"))
+    if not spec.stride_on.startswith("pool") and spec.downsample_pool != defaults["downsample_pool"].default:
+        unused.append(("downsample_pool", "stride_on='pool_before_3x3' or 'pool_after_3x3'"))
+    if unused:
+        name, needs = unused[0]
+        raise SpecError(f"{name}={getattr(spec, name)!r} has no effect with conv3x3={spec.conv3x3!r}, "
+                        f"stride_on={spec.stride_on!r}: it needs {needs}")
+    if spec.conv3x3 == "res2" and spec.block != "bottleneck":
+        raise SpecError("conv3x3='res2' needs block='bottleneck': Res2Net splits the 1x1-reduced channels")
+    if spec.conv3x3 == "selective_kernel" and spec.radix < 2:
+        raise SpecError(f"conv3x3='selective_kernel' needs radix >= 2 paths to select from (got radix={spec.radix})")
+    if spec.split_input:
+        inputs = [spec.bottleneck_width(w) for w in spec.widths] if spec.block == "bottleneck" else \
+            [spec.stem_channels, *spec.stage_channels]
+        if any(c % spec.radix for c in inputs):
+            raise SpecError(f"split_input=True needs the selective-kernel inputs {inputs} divisible by "
+                            f"radix={spec.radix}")
+    if spec.output_stride & (spec.output_stride - 1) or spec.output_stride < spec.stem_stride:
+        raise SpecError(f"output_stride={spec.output_stride} must be a power of two no smaller than the stem's "
+                        f"stride {spec.stem_stride} (stem={spec.stem!r}, stem_pool={spec.stem_pool!r})")
 
 
 # family name -> spec class; each family's module adds its own class here

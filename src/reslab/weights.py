@@ -295,3 +295,19 @@ def load_model(path) -> nn.Module:
         model.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
     model.load_state_dict(state)
     return model
+# Res2Net (timm): the multi-scale 3x3's convs/bns sit directly on the block, not under conv2
+_RES2 = [(r"\.conv2\.(convs|bns)\.", r".\1.")]
+LAYOUTS["resnet"][:0] = [
+    Layout("timm", detect=lambda keys: any(".convs.0." in k for k in keys),
+           to_reslab=_rename([(r"\.(convs|bns)\.", r".conv2.\1.")]), from_reslab=_rename(_RES2),
+           applies_to=lambda spec: spec.conv3x3 == "res2"),
+    # SKNet (timm): the plain convolutions are ConvNormAct modules (conv + bn under one name)
+    Layout("timm", detect=lambda keys: any(".conv2.paths.0." in k for k in keys),
+           to_reslab=_rename([(r"\.conv(1|3)\.conv\.", r".conv\1."), (r"\.conv(1|3)\.bn\.", r".bn\1.")]),
+           from_reslab=_rename([(r"\.conv(1|3)\.weight$", r".conv\1.conv.weight"), (r"\.bn(1|3)\.", r".conv\1.bn.")]),
+           applies_to=lambda spec: spec.conv3x3 == "selective_kernel" and spec.block == "bottleneck"),
+    Layout("timm", detect=lambda keys: any(".conv1.paths.0." in k for k in keys),
+           to_reslab=_rename([(r"\.conv2\.conv\.", ".conv2."), (r"\.conv2\.bn\.", ".bn2.")]),
+           from_reslab=_rename([(r"\.conv2\.weight$", ".conv2.conv.weight"), (r"\.bn2\.", ".conv2.bn.")]),
+           applies_to=lambda spec: spec.conv3x3 == "selective_kernel" and spec.block == "basic"),
+]

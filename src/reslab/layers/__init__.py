@@ -2,9 +2,15 @@
 from .activation import make_act
 from .attention import (ConvolutionalBlockAttention, EfficientChannelAttention, SqueezeExcite, make_attention,
                         reduced_channels)
+from .blur_pool import BlurPool2d
 from .drop_path import DropPath
+from .res2 import Res2Conv
+from .rounding import make_divisible
+from .selective_kernel import SelectiveKernelConv
 from .separable import SeparableConv2d
 from .shortcut import ZeroPadShortcut, make_shortcut
+from .split_attention import SplitAttention
 
 __all__ = ["make_act", "make_attention", "reduced_channels", "SqueezeExcite", "EfficientChannelAttention",
-           "ConvolutionalBlockAttention", "DropPath", "SeparableConv2d", "ZeroPadShortcut", "make_shortcut"]
+           "ConvolutionalBlockAttention", "DropPath", "SeparableConv2d", "ZeroPadShortcut", "make_shortcut",
+           "BlurPool2d", "Res2Conv", "make_divisible", "SelectiveKernelConv", "SplitAttention"]

@@ -8,15 +8,53 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import DropPath, SeparableConv2d, make_act, make_attention, make_shortcut
+from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, SeparableConv2d, SplitAttention, make_act,
+                      make_attention, make_divisible, make_shortcut)
 from ..spec import ResNetSpec
 
+# these 3x3 replacements end in their own BatchNorm and activation, so the block adds none after them
+SELF_NORMALISING = ("res2", "selective_kernel", "split_attention")
 
-def conv3x3(spec: ResNetSpec, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Module:
-    """The spatial convolution of a block, as chosen by `spec.conv3x3`."""
-    if spec.conv3x3 == "separable":
-        return SeparableConv2d(in_channels, out_channels, stride)
-    return nn.Conv2d(in_channels, out_channels, 3, stride, 1, groups=groups, bias=False)
+
+def conv3x3(spec: ResNetSpec, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1,
+            dilation: int = 1, kind: str | None = None, first: bool = False) -> nn.Module:
+    """The spatial convolution of a block, as chosen by `spec.conv3x3` (or `kind`)."""
+    kind = kind or spec.conv3x3
+    if kind == "separable":
+        return SeparableConv2d(in_channels, out_channels, stride, dilation=dilation)
+    if kind == "res2":
+        return Res2Conv(in_channels // spec.scale, spec.scale, stride, groups, dilation, first, spec.act)
+    if kind == "selective_kernel":
+        hidden = make_divisible(out_channels * spec.select_ratio, spec.select_divisor)
+        return SelectiveKernelConv(in_channels, out_channels, stride, groups, dilation, spec.radix, hidden,
+                                   spec.split_input, spec.act)
+    if kind == "split_attention":
+        # ResNeSt keeps at least 32 attention channels (Zhang et al. 2020, reference code)
+        hidden = make_divisible(in_channels * spec.radix * spec.select_ratio, spec.select_divisor, minimum=32)
+        return SplitAttention(in_channels, out_channels, stride, groups, dilation, spec.radix, hidden, spec.act)
+    return nn.Conv2d(in_channels, out_channels, 3, stride, dilation, dilation, groups=groups, bias=False)
+
+
+def downsample_pool(spec: ResNetSpec, channels: int, stride: int) -> nn.Module:
+    """The pool that carries a block's stride when `stride_on` is a pool position."""
+    if stride == 1:
+        return nn.Identity()
+    if spec.downsample_pool == "avg3":
+        return nn.AvgPool2d(3, stride, 1)
+    if spec.downsample_pool == "avg2":
+        return nn.AvgPool2d(stride)
+    return BlurPool2d(channels, stride)
+
+
+def place_stride(spec: ResNetSpec, stride: int) -> tuple[int, int, int, int]:
+    """Stride of (first 1x1, pool before the 3x3, 3x3, pool after the 3x3) for a block of stride `stride`."""
+    if spec.stride_on == "1x1":
+        return stride, 1, 1, 1
+    if spec.stride_on == "pool_before_3x3":
+        return 1, stride, 1, 1
+    if spec.stride_on == "pool_after_3x3":
+        return 1, 1, 1, stride
+    return 1, 1, stride, 1
 
 
 def _norm_or_identity(channels: int, present: bool) -> nn.Module:
@@ -26,17 +64,23 @@ def _norm_or_identity(channels: int, present: bool) -> nn.Module:
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions (He et al. 2015, Fig. 2), post- or pre-activation."""
 
-    def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float):
+    def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float,
+                 dilation: tuple[int, int] = (1, 1)):
         super().__init__()
         out_channels = planes * spec.expansion
+        _, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
         self.preact = spec.preact
         # pre-activation normalises the block input; post-activation normalises each conv output
         self.bn0 = _norm_or_identity(in_channels, spec.preact)
         self.act0 = make_act(spec.act) if spec.preact else nn.Identity()
-        self.conv1 = conv3x3(spec, in_channels, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.act1 = make_act(spec.act)
-        self.conv2 = conv3x3(spec, planes, out_channels)
+        self.pool_before = downsample_pool(spec, in_channels, pool_before)
+        self.conv1 = conv3x3(spec, in_channels, planes, stride_3x3, dilation=dilation[0])
+        own_norm = spec.conv3x3 in SELF_NORMALISING
+        self.bn1 = _norm_or_identity(planes, not own_norm)
+        self.act1 = nn.Identity() if own_norm else make_act(spec.act)
+        self.pool_after = downsample_pool(spec, planes, pool_after)
+        second = "separable" if spec.conv3x3 == "separable" else "standard"
+        self.conv2 = conv3x3(spec, planes, out_channels, dilation=dilation[1], kind=second)
         self.bn2 = _norm_or_identity(out_channels, not spec.preact)
         self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
@@ -51,29 +95,35 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self.act0(self.bn0(x))
         shortcut = self.downsample(x_in if self.project_preact else x)
-        out = self.act1(self.bn1(self.conv1(x_in)))
-        out = self.se(self.bn2(self.conv2(out)))
+        out = self.act1(self.bn1(self.conv1(self.pool_before(x_in))))
+        out = self.se(self.bn2(self.conv2(self.pool_after(out))))
         return self.act2(self.drop_path(out) + shortcut)
 
 
 class Bottleneck(nn.Module):
     """1x1 reduce, (grouped) 3x3, 1x1 expand (He et al. 2015 Fig. 5; ResNeXt; Wide ResNet)."""
 
-    def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float):
+    def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float,
+                 dilation: tuple[int, int] = (1, 1)):
         super().__init__()
-        width = spec.bottleneck_width(planes)
+        # Res2Net widens the reduced channels to `scale` splits of the bottleneck width (Gao et al. 2019, Fig. 2)
+        width = spec.bottleneck_width(planes) * (spec.scale if spec.conv3x3 == "res2" else 1)
         out_channels = planes * spec.expansion
         # ResNet-B moves the stride to the 3x3 so the 1x1 does not skip 3/4 of its input (He et al. 2019, 4.1)
-        stride_1x1, stride_3x3 = (stride, 1) if spec.stride_on == "1x1" else (1, stride)
+        stride_1x1, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
         self.preact = spec.preact
         self.bn0 = _norm_or_identity(in_channels, spec.preact)
         self.act0 = make_act(spec.act) if spec.preact else nn.Identity()
         self.conv1 = nn.Conv2d(in_channels, width, 1, stride_1x1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.act1 = make_act(spec.act)
-        self.conv2 = conv3x3(spec, width, width, stride_3x3, spec.groups)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.act2 = make_act(spec.act)
+        self.pool_before = downsample_pool(spec, width, pool_before)
+        first = stride > 1 or in_channels != out_channels
+        self.conv2 = conv3x3(spec, width, width, stride_3x3, spec.groups, dilation[0], first=first)
+        own_norm = spec.conv3x3 in SELF_NORMALISING
+        self.bn2 = _norm_or_identity(width, not own_norm)
+        self.act2 = nn.Identity() if own_norm else make_act(spec.act)
+        self.pool_after = downsample_pool(spec, width, pool_after)
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = _norm_or_identity(out_channels, not spec.preact)
         self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
@@ -90,7 +140,7 @@ class Bottleneck(nn.Module):
         x_in = self.act0(self.bn0(x))
         shortcut = self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(x_in)))
-        out = self.act2(self.bn2(self.conv2(out)))
+        out = self.pool_after(self.act2(self.bn2(self.conv2(self.pool_before(out)))))
         out = self.se(self.bn3(self.conv3(out)))
         return self.act3(self.drop_path(out) + shortcut)
 
@@ -112,11 +162,21 @@ def make_stem_conv(spec: ResNetSpec) -> nn.Module:
     )
 
 
-def make_stem_pool(kind: str) -> nn.Module:
+def make_stem_pool(spec: ResNetSpec) -> nn.Module:
+    kind, channels = spec.stem_pool, spec.stem_channels
     if kind == "max":
         return nn.MaxPool2d(3, 2, 1)
     if kind == "max_ceil":
         return nn.MaxPool2d(3, 2, ceil_mode=True)
+    if kind == "conv":
+        # ResNet-RS replaces the max pool by a learned strided 3x3 (Bello et al. 2021, Sec. 4.1)
+        return nn.Sequential(nn.Conv2d(channels, channels, 3, 2, 1, bias=False), nn.BatchNorm2d(channels),
+                             make_act(spec.act))
+    if kind == "avg2":
+        return nn.AvgPool2d(2)
+    if kind == "max_blur":
+        # max at stride 1, then blur before subsampling (Zhang 2019, Sec. 3: "MaxBlurPool")
+        return nn.Sequential(nn.MaxPool2d(3, 1, 1), BlurPool2d(channels, 2))
     return nn.Identity()
 
 
@@ -130,18 +190,24 @@ class ResNet(nn.Module):
         self.conv1 = make_stem_conv(spec)
         self.bn1 = _norm_or_identity(spec.stem_channels, not spec.preact)
         self.act1 = nn.Identity() if spec.preact else make_act(spec.act)
-        self.maxpool = make_stem_pool(spec.stem_pool)
+        self.maxpool = make_stem_pool(spec)
 
         block_cls = BLOCKS[spec.block]
         total, index = sum(spec.depths), 0
         in_channels = spec.stem_channels
-        for s, (depth, planes, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides)):
+        previous_dilation = 1
+        stages = zip(spec.depths, spec.widths, spec.stage_strides_and_dilations())
+        for s, (depth, planes, (stride, dilation)) in enumerate(stages):
             blocks = []
             for b in range(depth):
                 rate = spec.drop_path_rate * index / max(total - 1, 1)
-                blocks.append(block_cls(spec, in_channels, planes, stride if b == 0 else 1, rate))
+                # a dilated stage's first block still sees the previous scale (as DeepLab and timm do)
+                first_dilation = previous_dilation if b == 0 else dilation
+                blocks.append(block_cls(spec, in_channels, planes, stride if b == 0 else 1, rate,
+                                        (first_dilation, dilation)))
                 in_channels, index = planes * spec.expansion, index + 1
             self.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
+            previous_dilation = dilation
 
         self.norm = _norm_or_identity(in_channels, spec.preact)  # pre-activation: the last block ends on a conv
         self.act = make_act(spec.act) if spec.preact else nn.Identity()

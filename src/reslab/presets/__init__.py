@@ -1,3 +1,4 @@
 """Importing this package registers every preset; one module per family."""
 from . import classic  # noqa: F401
 from . import densenet  # noqa: F401
+from . import modern  # noqa: F401

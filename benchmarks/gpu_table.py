@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from reslab.bench import BenchReport, BenchSettings, run_bench  # noqa: E402
 from reslab.registry import list_models  # noqa: E402
@@ -44,6 +46,8 @@ def settings_for(variant: str, mode: str, args) -> BenchSettings:
 def gpu_lock(path: Path):
     """Hold the GPU alone (file lock) on the timing cores; compile workers keep to the other cores."""
     compile_cores = os.sched_getaffinity(0)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # while waiting, hold only live tensors: other workers are compiling on the GPU
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         if compile_cores.isdisjoint(TIMING_CORES):

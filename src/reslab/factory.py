@@ -20,11 +20,13 @@ def resolve_spec(name_or_spec, **overrides):
 
 
 def create_model(name, *, num_classes: int | None = None, in_chans: int | None = None, weights=None,
-                 layout: str = "auto", **spec_overrides) -> nn.Module:
+                 layout: str = "auto", features_only: bool = False, out_indices: tuple[int, ...] | None = None,
+                 **spec_overrides) -> nn.Module:
     """Build preset `name` (or a spec). `num_classes`/`in_chans` default to the preset's own.
 
     `weights` is a checkpoint path or state dict in ResLab, timm or torchvision layout; when its classifier
     has a different number of classes, the head is re-initialised and a warning says so.
+    `features_only` returns the feature maps of the `out_indices` stages (0 = stem; default all stages) instead.
     """
     spec = resolve_spec(name, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
     model = build(spec)
@@ -35,4 +37,8 @@ def create_model(name, *, num_classes: int | None = None, in_chans: int | None =
         from .weights import load_weights
 
         load_weights(model, weights, layout=layout, allow_new_head=True)
+    if features_only:
+        from .features import FeatureExtractor
+
+        return FeatureExtractor(model, out_indices)
     return model

@@ -7,9 +7,12 @@ from .spec import ResNetSpec, SpecError, from_dict, spec_diff
 from .weights import load_weights, save_weights
 from .finetune import freeze, freeze_bn, insert_attention, layer_decay_param_groups
 from .backbones import backbone_with_fpn
+from .export import fold_bn
+from .predict import Predictor
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing", "Preset", "get_preset",
            "get_spec", "list_models", "list_presets", "ResNetSpec", "SpecError", "from_dict", "spec_diff",
            "load_weights", "save_weights"]
-__all__ += ["freeze", "freeze_bn", "insert_attention", "layer_decay_param_groups", "backbone_with_fpn"]
+__all__ += ["freeze", "freeze_bn", "insert_attention", "layer_decay_param_groups", "backbone_with_fpn", "fold_bn",
+            "Predictor"]

@@ -1,0 +1,185 @@
+"""Shipping a model: BatchNorm folded into convolutions, then ONNX / TorchScript / torch.export files that are
+checked numerically against the PyTorch model before they count as written."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+import torch.fx
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .errors import ReslabError
+
+FORMATS = ("onnx", "torchscript", "exported-program")
+
+
+class ExportError(ReslabError, ValueError):
+    """An export option this format or model cannot honour, or an export that does not match the model."""
+
+
+class _Tracer(torch.fx.Tracer):
+    """fx tracer that keeps the given submodules opaque (called, not traced into)."""
+
+    def __init__(self, opaque: set[int]):
+        super().__init__()
+        self.opaque = opaque
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return id(m) in self.opaque or super().is_leaf_module(m, qualname)
+
+
+def conv_norm_pairs(model: nn.Module, prefix: str = "") -> list[tuple[str, str]]:
+    """(conv, norm) module paths where the norm's only input is the conv's output and nothing else reads it.
+
+    Found by tracing the forward with torch.fx; a module whose forward cannot be traced (data-dependent Python
+    control flow, e.g. selective-kernel attention) is searched one level at a time through its children instead.
+    """
+    try:
+        return _traced_pairs(model, prefix, set())
+    except Exception:
+        pass
+    composites = {name: child for name, child in model.named_children() if next(child.children(), None) is not None}
+    try:
+        pairs = _traced_pairs(model, prefix, {id(c) for c in composites.values()})
+    except Exception:
+        pairs = []  # this module's own forward is opaque: only its children's pairs can be folded
+    for name, child in composites.items():
+        pairs += conv_norm_pairs(child, f"{prefix}{name}.")
+    return pairs
+
+
+def _traced_pairs(model: nn.Module, prefix: str, opaque: set[int]) -> list[tuple[str, str]]:
+    graph = _Tracer(opaque).trace(model)
+    modules = dict(model.named_modules())
+    pairs = []
+    for node in graph.nodes:
+        if node.op != "call_module" or not isinstance(modules.get(node.target), _BatchNorm):
+            continue
+        source = node.args[0]
+        if (isinstance(source, torch.fx.Node) and source.op == "call_module" and len(source.users) == 1
+                and type(modules.get(source.target)) is nn.Conv2d):
+            pairs.append((prefix + source.target, prefix + node.target))
+    return pairs
+
+
+@torch.no_grad()
+def fold_conv_norm(conv: nn.Conv2d, norm: _BatchNorm) -> None:
+    """conv <- norm(conv(.)) in eval mode: scale each output filter, shift it through a bias."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else torch.rsqrt(
+        norm.running_var + norm.eps)
+    shift = (norm.bias if norm.affine else 0) - norm.running_mean * scale
+    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+    bias = conv.bias * scale + shift if conv.bias is not None else shift
+    conv.bias = nn.Parameter(bias.to(conv.weight.dtype))
+
+
+def fold_bn(model: nn.Module) -> nn.Module:
+    """A copy of `model` in eval mode with every BatchNorm that directly follows a convolution folded into it.
+
+    The result equals the original in eval mode up to float rounding. Norms that precede their convolution
+    (pre-activation ResNets, DenseNet: BN-ReLU-conv) cannot be folded: the ReLU between them and the conv's zero
+    padding do not commute with the affine; they stay, and `model.unfolded_norms` names them.
+    """
+    folded = copy.deepcopy(model).eval()
+    for p in folded.parameters():
+        p.requires_grad_(False)
+    modules = dict(folded.named_modules())
+    pairs = conv_norm_pairs(folded)
+    for conv_name, norm_name in pairs:
+        fold_conv_norm(modules[conv_name], modules[norm_name])
+        parent_name, _, child = norm_name.rpartition(".")
+        setattr(folded.get_submodule(parent_name) if parent_name else folded, child, nn.Identity())
+    done = {norm for _, norm in pairs}
+    folded.unfolded_norms = [n for n, m in modules.items() if isinstance(m, _BatchNorm) and n not in done]
+    folded.folded_norms = len(done)
+    return folded
+
+
+def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, batch_size: int = 2,
+           fold: bool = True, dynamic_batch: bool = False, opset: int | None = None, tolerance: float = 1e-3
+           ) -> dict:
+    """Write `model` as `fmt`, reload the file, and compare it with the eager model on random input.
+
+    Returns {"path", "format", "max_abs_diff", "folded_norms", "unfolded_norms"}; raises ExportError when the
+    difference exceeds `tolerance` (the file is then removed) or an option does not apply to `fmt`.
+    """
+    path = Path(path)
+    _check_options(fmt, dynamic_batch, opset, path)
+    spec = model.spec
+    size = input_size or spec.input_size
+    reference = copy.deepcopy(model).eval()
+    shipped = fold_bn(model) if fold else reference
+    x = torch.randn(batch_size, spec.in_chans, size, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        expected = reference(x)
+        probe = torch.randn(batch_size + 1, spec.in_chans, size, size) if dynamic_batch else x
+        expected_probe = reference(probe)
+    WRITERS[fmt](shipped, x, path, dynamic_batch, opset)
+    got = RUNNERS[fmt](path, probe)
+    if got.shape != expected_probe.shape:
+        path.unlink(missing_ok=True)
+        raise ExportError(f"{fmt} export returns shape {tuple(got.shape)}, the model {tuple(expected_probe.shape)}")
+    diff = (got - expected_probe).abs().max().item()
+    if not diff <= tolerance:
+        path.unlink(missing_ok=True)
+        raise ExportError(f"{fmt} export differs from the PyTorch model by {diff:.3g} (> {tolerance}); removed {path}")
+    return {"path": str(path), "format": fmt, "max_abs_diff": diff, "batch_checked": probe.shape[0],
+            "folded_norms": getattr(shipped, "folded_norms", 0), "unfolded_norms": getattr(shipped, "unfolded_norms", [])}
+
+
+def _check_options(fmt: str, dynamic_batch: bool, opset: int | None, path: Path) -> None:
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: choose one of {list(FORMATS)}")
+    if fmt == "exported-program" and path.suffix != ".pt2":
+        raise ExportError(f"exported-program output {path.name!r} must end in .pt2: torch.export only loads "
+                          "archives with that suffix")
+    if opset is not None and fmt != "onnx":
+        raise ExportError(f"--opset applies only to onnx: {fmt} files have no operator-set version")
+    if dynamic_batch and fmt == "torchscript":
+        raise ExportError("--dynamic-batch is not supported for torchscript: tracing records the example's shapes, "
+                          "so another batch size is not guaranteed; use onnx or exported-program")
+
+
+def _write_onnx(model, x, path, dynamic_batch, opset):
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise ExportError("onnx export needs the onnx and onnxruntime packages: pip install 'reslab[export]'") from None
+    axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+    # the TorchScript-based exporter: the dynamo one needs onnxscript, which ResLab does not depend on
+    torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["images"], output_names=["logits"],
+                      dynamic_axes=axes, opset_version=opset or 17)
+
+
+def _run_onnx(path, x):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
+
+
+def _write_torchscript(model, x, path, dynamic_batch, opset):
+    with torch.no_grad():
+        torch.jit.save(torch.jit.trace(model, x), str(path))
+
+
+def _run_torchscript(path, x):
+    with torch.no_grad():
+        return torch.jit.load(str(path))(x)
+
+
+def _write_exported_program(model, x, path, dynamic_batch, opset):
+    shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), str(path))
+
+
+def _run_exported_program(path, x):
+    with torch.no_grad():
+        return torch.export.load(str(path)).module()(x)
+
+
+WRITERS = {"onnx": _write_onnx, "torchscript": _write_torchscript, "exported-program": _write_exported_program}
+RUNNERS = {"onnx": _run_onnx, "torchscript": _run_torchscript, "exported-program": _run_exported_program}

@@ -91,3 +91,20 @@ def test_output_stride_matches_timm_dilated_resnet():
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert_same_logits(model(x), oracle(x))
+
+
+def test_cli_lists_describes_and_diffs_the_modern_presets(capsys):
+    from reslab.cli import main
+
+    assert main(["models", "resnest*"]) == 0
+    out = capsys.readouterr().out
+    assert "resnest50d" in out and "ResNeSt" in out
+    assert main(["info", "res2net50_26w_4s", "--input-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "conv3x3            res2" in out and "scale              4" in out
+    assert main(["diff", "resnet50d", "resnest50d"]) == 0
+    out = capsys.readouterr().out
+    changed = [l.split()[0] for l in out.splitlines()[2:] if l.strip() and not l.startswith(("parameters", "GMACs"))]
+    assert changed == ["stride_on", "conv3x3"]
+    assert main(["info", "regnety_016", "--group-width", "24,24,24,24,24"]) == 2
+    assert "group_width has 5 entries" in capsys.readouterr().err

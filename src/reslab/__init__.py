@@ -3,6 +3,7 @@ from .factory import create_model, resolve_spec
 from .info import model_info
 from .models import build
 from .registry import Preprocessing, Preset, get_preset, get_spec, list_models, list_presets
+from .regnet import regnet_spec
 from .spec import ResNetSpec, SpecError, from_dict, spec_diff
 from .weights import load_weights, save_weights
 from .finetune import freeze, freeze_bn, insert_attention, layer_decay_param_groups
@@ -13,6 +14,6 @@ from .predict import Predictor
 __version__ = "0.1.0"
 __all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing", "Preset", "get_preset",
            "get_spec", "list_models", "list_presets", "ResNetSpec", "SpecError", "from_dict", "spec_diff",
-           "load_weights", "save_weights"]
+           "load_weights", "save_weights", "regnet_spec"]
 __all__ += ["freeze", "freeze_bn", "insert_attention", "layer_decay_param_groups", "backbone_with_fpn", "fold_bn",
             "Predictor"]

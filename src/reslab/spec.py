@@ -20,13 +20,14 @@ class SpecError(ReslabError, ValueError):
 # Allowed values of the string-valued fields; the builder has one code path for each.
 CHOICES: dict[str, tuple[str, ...]] = {
     "block": ("basic", "bottleneck"),
-    "stem": ("conv7", "deep", "cifar"),
+    "stem": ("conv7", "deep", "cifar", "conv3"),
     "stem_pool": ("max", "max_ceil", "none", "conv", "avg2", "max_blur"),
     "shortcut": ("projection", "avgpool", "zeropad"),
     "stride_on": ("1x1", "3x3", "pool_before_3x3", "pool_after_3x3"),
     "downsample_pool": ("avg3", "avg2", "blur"),
     "conv3x3": ("standard", "separable", "res2", "selective_kernel", "split_attention"),
     "attention": ("none", "se", "eca", "cbam"),
+    "attention_position": ("output", "3x3"),
     "act": ("relu", "leaky_relu", "silu", "gelu"),
 }
 
@@ -43,7 +44,7 @@ class ResNetSpec:
     strides: tuple[int, ...] = (1, 2, 2, 2)  # first-block stride of each stage
     preact: bool = False  # BN-ReLU-conv order of He et al. 2016 (Identity Mappings)
     # stem
-    stem: str = "conv7"  # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1
+    stem: str = "conv7"  # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1; conv3: one 3x3/2 (RegNet)
     stem_width: int = 32  # inner width of the deep stem
     stem_channels: int = 64  # stem output channels
     # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none; conv: 3x3/2 conv-BN-act
@@ -66,8 +67,14 @@ class ResNetSpec:
     select_divisor: int = 8  # ... rounded to a multiple of this
     groups: int = 1  # cardinality (ResNeXt)
     base_width: int = 64  # bottleneck width per group at planes=64 (ResNeXt "d", Wide ResNet 128)
+    # channels per group of the 3x3, one value or one per stage (RegNet); 0 = use `groups` and `base_width` as
+    # cardinality. When set, the bottleneck is planes * base_width / 64 wide and groups = width / group_width.
+    group_width: int | tuple[int, ...] = 0
     # attention on the residual branch, before the addition
     attention: str = "none"
+    # output: on the block's output (SENet); 3x3: right after the 3x3, with the reduction taken relative to the
+    # block's input channels (RegNetY, Radosavovic et al. 2020 Sec. 5)
+    attention_position: str = "output"
     attention_ratio: float = 1 / 16  # reduction of SE / CBAM channel MLPs
     attention_divisor: int = 8  # reduced channels are rounded to a multiple of this (1 = plain floor)
     # regularisation and init
@@ -84,7 +91,7 @@ class ResNetSpec:
     output_stride: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("depths", "widths", "strides"):
+        for name in ("depths", "widths", "strides", "group_width"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -121,9 +128,19 @@ class ResNetSpec:
             dilations[i] = dilation
         return tuple(zip(strides, dilations))
 
-    def bottleneck_width(self, planes: int) -> int:
-        """Channels of the grouped 3x3 in a bottleneck (ResNeXt Eq. 4 / Wide ResNet)."""
-        return int(planes * (self.base_width / 64)) * self.groups
+    def stage_group_width(self, stage: int) -> int:
+        gw = self.group_width
+        return gw[stage] if isinstance(gw, tuple) else gw
+
+    def groups_at(self, stage: int) -> int:
+        """Groups of the 3x3 in `stage`: the cardinality, or the bottleneck width over the group width."""
+        gw = self.stage_group_width(stage)
+        return self.bottleneck_width(self.widths[stage], stage) // gw if gw else self.groups
+
+    def bottleneck_width(self, planes: int, stage: int = 0) -> int:
+        """Channels of the grouped 3x3 in a bottleneck (ResNeXt Eq. 4 / Wide ResNet / RegNet's b = base_width/64)."""
+        per_group = int(planes * (self.base_width / 64))
+        return per_group if self.stage_group_width(stage) else per_group * self.groups
 
     # --- data ---------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "ResNetSpec":
@@ -185,10 +202,27 @@ def validate(spec: ResNetSpec) -> None:
     if spec.groups > 1 and spec.conv3x3 == "separable":
         raise SpecError("conv3x3='separable' is already depthwise: set groups=1 (got groups="
                         f"{spec.groups})")
+    _validate_group_width(spec)
     if spec.block == "bottleneck":
-        for w in spec.widths:
-            if spec.bottleneck_width(w) % spec.groups:
-                raise SpecError(f"bottleneck width {spec.bottleneck_width(w)} is not divisible by groups={spec.groups}")
+        for stage, w in enumerate(spec.widths):
+            if spec.bottleneck_width(w, stage) % spec.groups_at(stage):
+                raise SpecError(f"bottleneck width {spec.bottleneck_width(w, stage)} of stage {stage + 1} is not "
+                                f"divisible by groups={spec.groups}, group_width={spec.group_width}")
+
+
+def _validate_group_width(spec: ResNetSpec) -> None:
+    gws = spec.group_width if isinstance(spec.group_width, tuple) else (spec.group_width,)
+    if isinstance(spec.group_width, tuple) and len(gws) != spec.num_stages:
+        raise SpecError(f"group_width has {len(gws)} entries but depths has {spec.num_stages}: give one per stage")
+    if any(not isinstance(g, int) or g < 0 for g in gws):
+        raise SpecError(f"group_width must be non-negative integers, got {spec.group_width}")
+    if any(gws) and not all(gws):
+        raise SpecError(f"group_width={spec.group_width}: give every stage a group width, or none")
+    if any(gws) and spec.groups != 1:
+        raise SpecError(f"group_width={spec.group_width} and groups={spec.groups} both set the 3x3's groups: "
+                        "use one of them")
+    if any(gws) and spec.block != "bottleneck":
+        raise SpecError(f"group_width={spec.group_width} needs block='bottleneck': basic blocks are not grouped")
 
 
 def _validate_block_options(spec: ResNetSpec) -> None:
@@ -209,6 +243,9 @@ def _validate_block_options(spec: ResNetSpec) -> None:
         name, needs = unused[0]
         raise SpecError(f"{name}={getattr(spec, name)!r} has no effect with conv3x3={spec.conv3x3!r}, "
                         f"stride_on={spec.stride_on!r}: it needs {needs}")
+    if spec.attention_position == "3x3" and (spec.block != "bottleneck" or spec.attention == "none"):
+        raise SpecError(f"attention_position='3x3' needs block='bottleneck' and an attention (got "
+                        f"block={spec.block!r}, attention={spec.attention!r})")
     if spec.conv3x3 == "res2" and spec.block != "bottleneck":
         raise SpecError("conv3x3='res2' needs block='bottleneck': Res2Net splits the 1x1-reduced channels")
     if spec.conv3x3 == "selective_kernel" and spec.radix < 2:

@@ -311,3 +311,42 @@ LAYOUTS["resnet"][:0] = [
            from_reslab=_rename([(r"\.conv2\.weight$", ".conv2.conv.weight"), (r"\.bn2\.", ".conv2.bn.")]),
            applies_to=lambda spec: spec.conv3x3 == "selective_kernel" and spec.block == "basic"),
 ]
+
+
+def _regnet_blocks(src: str, dst: str, block_offset: int) -> Callable[[str], str]:
+    """Rename a (stage, block) key prefix, shifting the block index by `block_offset`."""
+    pattern = re.compile(src)
+    return lambda key: pattern.sub(lambda m: dst.format(s=m.group(1), b=int(m.group(2)) + block_offset), key)
+
+
+def _is_regnet(spec) -> bool:
+    return spec.stem == "conv3" and bool(spec.group_width) and not spec.preact
+
+
+# RegNet: timm names stages s1.. and blocks b1.., with ConvNormAct convolutions; torchvision nests the stages
+# in trunk_output and names the bottleneck's convolutions f.a, f.b, f.c
+_TIMM_REGNET = [(r"^stem\.conv\.", "conv1."), (r"^stem\.bn\.", "bn1."), (r"\.conv(\d)\.conv\.", r".conv\1."),
+                (r"\.conv(\d)\.bn\.", r".bn\1."), (r"\.downsample\.conv\.", ".downsample.0."),
+                (r"\.downsample\.bn\.", ".downsample.1."), (r"^head\.fc\.", "fc.")]
+_TV_REGNET = [(r"^stem\.0\.", "conv1."), (r"^stem\.1\.", "bn1."), (r"\.proj\.", ".downsample."),
+              (r"\.f\.a\.0\.", ".conv1."), (r"\.f\.a\.1\.", ".bn1."), (r"\.f\.b\.0\.", ".conv2."),
+              (r"\.f\.b\.1\.", ".bn2."), (r"\.f\.c\.0\.", ".conv3."), (r"\.f\.c\.1\.", ".bn3."), (r"\.f\.se\.", ".se.")]
+LAYOUTS["resnet"][:0] = [
+    Layout("timm", detect=lambda keys: "stem.conv.weight" in keys and any(k.startswith("s1.b1.") for k in keys),
+           to_reslab=_chain(_regnet_blocks(r"^s(\d+)\.b(\d+)\.", "layer{s}.{b}.", -1), _rename(_TIMM_REGNET)),
+           from_reslab=_chain(_regnet_blocks(r"^layer(\d+)\.(\d+)\.", "s{s}.b{b}.", 1),
+                              _rename([(r"^conv1\.", "stem.conv."), (r"^bn1\.", "stem.bn."),
+                                       (r"\.conv(\d)\.weight$", r".conv\1.conv.weight"), (r"\.bn(\d)\.", r".conv\1.bn."),
+                                       (r"\.downsample\.0\.", ".downsample.conv."),
+                                       (r"\.downsample\.1\.", ".downsample.bn."), (r"^fc\.", "head.fc.")])),
+           applies_to=_is_regnet),
+    Layout("torchvision", detect=lambda keys: any(k.startswith("trunk_output.block1.") for k in keys),
+           to_reslab=_chain(_regnet_blocks(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.", "layer{s}.{b}.", 0),
+                            _rename(_TV_REGNET)),
+           from_reslab=_chain(_regnet_blocks(r"^layer(\d+)\.(\d+)\.", "trunk_output.block{s}.block{s}-{b}.", 0),
+                              _rename([(r"^conv1\.", "stem.0."), (r"^bn1\.", "stem.1."),
+                                       (r"\.downsample\.", ".proj."), (r"\.conv1\.", ".f.a.0."),
+                                       (r"\.bn1\.", ".f.a.1."), (r"\.conv2\.", ".f.b.0."), (r"\.bn2\.", ".f.b.1."),
+                                       (r"\.conv3\.", ".f.c.0."), (r"\.bn3\.", ".f.c.1."), (r"\.se\.", ".f.se.")])),
+           applies_to=_is_regnet),
+]

@@ -59,13 +59,16 @@ class ConvolutionalBlockAttention(nn.Module):
         return x * self.spatial(s).sigmoid()
 
 
-def make_attention(kind: str, channels: int, ratio: float = 1 / 16, divisor: int = 8, act: str = "relu") -> nn.Module:
+def make_attention(kind: str, channels: int, ratio: float = 1 / 16, divisor: int = 8, act: str = "relu",
+                   hidden: int | None = None) -> nn.Module:
+    """`hidden` overrides the MLP width otherwise derived from `channels`, `ratio` and `divisor`."""
+    hidden = hidden or reduced_channels(channels, ratio, divisor)
     if kind == "none":
         return nn.Identity()
     if kind == "se":
-        return SqueezeExcite(channels, reduced_channels(channels, ratio, divisor), act)
+        return SqueezeExcite(channels, hidden, act)
     if kind == "eca":
         return EfficientChannelAttention(channels)
     if kind == "cbam":
-        return ConvolutionalBlockAttention(channels, reduced_channels(channels, ratio, divisor), act)
+        return ConvolutionalBlockAttention(channels, hidden, act)
     raise ValueError(f"unknown attention {kind!r}; choose none, se, eca or cbam")

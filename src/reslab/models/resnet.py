@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, SeparableConv2d, SplitAttention, make_act,
-                      make_attention, make_divisible, make_shortcut)
+                      make_attention, make_divisible, make_shortcut, reduced_channels)
 from ..spec import ResNetSpec
 
 # these 3x3 replacements end in their own BatchNorm and activation, so the block adds none after them
@@ -65,7 +65,7 @@ class BasicBlock(nn.Module):
     """Two 3x3 convolutions (He et al. 2015, Fig. 2), post- or pre-activation."""
 
     def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float,
-                 dilation: tuple[int, int] = (1, 1)):
+                 dilation: tuple[int, int] = (1, 1), stage: int = 0):
         super().__init__()
         out_channels = planes * spec.expansion
         _, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
@@ -104,10 +104,10 @@ class Bottleneck(nn.Module):
     """1x1 reduce, (grouped) 3x3, 1x1 expand (He et al. 2015 Fig. 5; ResNeXt; Wide ResNet)."""
 
     def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float,
-                 dilation: tuple[int, int] = (1, 1)):
+                 dilation: tuple[int, int] = (1, 1), stage: int = 0):
         super().__init__()
         # Res2Net widens the reduced channels to `scale` splits of the bottleneck width (Gao et al. 2019, Fig. 2)
-        width = spec.bottleneck_width(planes) * (spec.scale if spec.conv3x3 == "res2" else 1)
+        width = spec.bottleneck_width(planes, stage) * (spec.scale if spec.conv3x3 == "res2" else 1)
         out_channels = planes * spec.expansion
         # ResNet-B moves the stride to the 3x3 so the 1x1 does not skip 3/4 of its input (He et al. 2019, 4.1)
         stride_1x1, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
@@ -119,14 +119,21 @@ class Bottleneck(nn.Module):
         self.act1 = make_act(spec.act)
         self.pool_before = downsample_pool(spec, width, pool_before)
         first = stride > 1 or in_channels != out_channels
-        self.conv2 = conv3x3(spec, width, width, stride_3x3, spec.groups, dilation[0], first=first)
+        self.conv2 = conv3x3(spec, width, width, stride_3x3, spec.groups_at(stage), dilation[0], first=first)
         own_norm = spec.conv3x3 in SELF_NORMALISING
         self.bn2 = _norm_or_identity(width, not own_norm)
         self.act2 = nn.Identity() if own_norm else make_act(spec.act)
         self.pool_after = downsample_pool(spec, width, pool_after)
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = _norm_or_identity(out_channels, not spec.preact)
-        self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
+        if spec.attention_position == "3x3":
+            # RegNetY: SE on the 3x3's output, reduced relative to the block input (Radosavovic et al. 2020, Sec. 5)
+            hidden = reduced_channels(in_channels, spec.attention_ratio, spec.attention_divisor)
+            self.se = make_attention(spec.attention, width, hidden=hidden, act=spec.act)
+        else:
+            self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor,
+                                     spec.act)
+        self.se_after_3x3 = spec.attention_position == "3x3"
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
@@ -141,7 +148,10 @@ class Bottleneck(nn.Module):
         shortcut = self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(x_in)))
         out = self.pool_after(self.act2(self.bn2(self.conv2(self.pool_before(out)))))
-        out = self.se(self.bn3(self.conv3(out)))
+        if self.se_after_3x3:
+            out = self.bn3(self.conv3(self.se(out)))
+        else:
+            out = self.se(self.bn3(self.conv3(out)))
         return self.act3(self.drop_path(out) + shortcut)
 
 
@@ -153,6 +163,8 @@ def make_stem_conv(spec: ResNetSpec) -> nn.Module:
         return nn.Conv2d(spec.in_chans, spec.stem_channels, 7, 2, 3, bias=False)
     if spec.stem == "cifar":
         return nn.Conv2d(spec.in_chans, spec.stem_channels, 3, 1, 1, bias=False)
+    if spec.stem == "conv3":
+        return nn.Conv2d(spec.in_chans, spec.stem_channels, 3, 2, 1, bias=False)
     # ResNet-C: three 3x3 convolutions cost about the same as one 7x7 and see the same field (He et al. 2019, 4.2)
     w = spec.stem_width
     return nn.Sequential(
@@ -204,7 +216,7 @@ class ResNet(nn.Module):
                 # a dilated stage's first block still sees the previous scale (as DeepLab and timm do)
                 first_dilation = previous_dilation if b == 0 else dilation
                 blocks.append(block_cls(spec, in_channels, planes, stride if b == 0 else 1, rate,
-                                        (first_dilation, dilation)))
+                                        (first_dilation, dilation), stage=s))
                 in_channels, index = planes * spec.expansion, index + 1
             self.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
             previous_dilation = dilation

@@ -2,3 +2,4 @@
 from . import classic  # noqa: F401
 from . import densenet  # noqa: F401
 from . import modern  # noqa: F401
+from . import regnet  # noqa: F401

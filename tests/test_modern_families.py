@@ -108,3 +108,13 @@ def test_cli_lists_describes_and_diffs_the_modern_presets(capsys):
     assert changed == ["stride_on", "conv3x3"]
     assert main(["info", "regnety_016", "--group-width", "24,24,24,24,24"]) == 2
     assert "group_width has 5 entries" in capsys.readouterr().err
+
+
+def test_every_modern_and_regnet_spec_round_trips_through_json():
+    import json
+
+    from reslab.presets.regnet import REGISTERED as REGNETS
+
+    for name in REGISTERED + REGNETS:
+        spec = reslab.get_spec(name)
+        assert reslab.from_dict(json.loads(spec.to_json())) == spec, name

@@ -37,9 +37,19 @@ MODELS = ["resnet50", "resnet50d", "resnext50_32x4d", "seresnext50_32x4d", "resn
 TIMING_CORES = {0, 1}  # the timing process's own cores while it holds the lock
 
 
+# variant -> (compile, compile mode, fold ResLab's BatchNorms); "folded*" are the fold_bn inference target's rows
+VARIANTS = {"eager": (False, "default", False), "compiled": (True, "default", False),
+            "folded": (True, "default", True), "folded_cudagraphs": (True, "reduce-overhead", True)}
+
+
 def settings_for(variant: str, mode: str, args) -> BenchSettings:
-    return BenchSettings(args.device, args.batch_size, args.img_size, "bf16", True, variant == "compiled", mode,
-                         args.repeats, args.warmup)
+    compile_, compile_mode, fold = VARIANTS[variant]
+    return BenchSettings(args.device, args.batch_size, args.img_size, "bf16", True, compile_, mode, args.repeats,
+                         args.warmup, compile_mode, fold)
+
+
+def phase_models(variant: str, args, models: list[str]) -> list[str]:
+    return [m for m in models if m in args.fold_models.split(",")] if variant.startswith("folded") else models
 
 
 @contextlib.contextmanager
@@ -75,7 +85,7 @@ def run_pool(phases: list[tuple[str, str]], models: list[str], args, deadline: f
     rewritten whenever one of its models finishes."""
     (args.out / "parts").mkdir(exist_ok=True)
     phases = sorted(phases, key=lambda p: p[1] != "train")
-    pending = [(variant, mode, model) for variant, mode in phases for model in models]
+    pending = [(variant, mode, model) for variant, mode in phases for model in phase_models(variant, args, models)]
     parts: dict = {p: [] for p in phases}
     notes: dict = {p: [f"compiled in up to {args.parallel} processes at once; each timed alone under a GPU lock "
                        "on two reserved cores"] for p in phases}
@@ -85,7 +95,7 @@ def run_pool(phases: list[tuple[str, str]], models: list[str], args, deadline: f
             job = pending.pop(0)
             cmd = [sys.executable, __file__, "--worker", ":".join(job), "--out", str(args.out), "--device",
                    args.device, "--img-size", str(args.img_size), "--batch-size", str(args.batch_size),
-                   "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+                   "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--fold-models", args.fold_models]
             running.append((job, subprocess.Popen(cmd)))
         if pending and time.perf_counter() >= deadline:
             for variant, mode, model in pending:
@@ -116,7 +126,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--phases", default="eager:both,compiled:infer,compiled:train")
+    parser.add_argument("--phases", default="eager:both,compiled:infer,compiled:train,folded:infer,"
+                                            "folded_cudagraphs:infer")
+    parser.add_argument("--fold-models", default="resnet50", help="models of the folded phases")
     parser.add_argument("--device", default="cuda", help="cpu only to try the script itself")
     parser.add_argument("--img-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -136,11 +148,11 @@ def main() -> int:
                if m not in registered]
     command = "PYTHONPATH=src python3 benchmarks/gpu_table.py " + shlex.join(sys.argv[1:])
     phases = [tuple(p.split(":")) for p in args.phases.split(",")]
-    pooled = [p for p in phases if p[0] == "compiled" and args.parallel > 1]
+    pooled = [p for p in phases if VARIANTS[p[0]][0] and args.parallel > 1]
     for variant, mode in (p for p in phases if p not in pooled):
         settings = settings_for(variant, mode, args)
         report = BenchReport(settings, [], list(missing))
-        for model in models:
+        for model in phase_models(variant, args, models):
             if time.perf_counter() > deadline:
                 report.notes.append(f"{model}: not measured {variant} {mode}, the run's time was up")
                 continue

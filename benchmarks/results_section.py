@@ -17,29 +17,37 @@ from reslab.table import format_table  # noqa: E402
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
+def variant_label(settings: dict) -> str:
+    if not settings["compile"]:
+        return "eager"
+    mode = settings.get("compile_mode", "default")
+    label = "compiled" if mode == "default" else f"compiled ({mode})"
+    return label + (" + fold_bn" if settings.get("fold_bn") else "")
+
+
 def paired_rows(reports: list[dict]) -> list[list]:
-    """One row per model, mode and compile setting: ResLab next to each reference measured in the same run."""
-    results = [r for report in reports for r in report["results"]]
-    order = list(dict.fromkeys(r["model"] for r in results))
-    rows = []
-    for ours in sorted((r for r in results if r["impl"] == "reslab"),
-                       key=lambda r: (order.index(r["model"]), r["compiled"], r["mode"])):
-        same = [r for r in results if r["model"] == ours["model"] and r["mode"] == ours["mode"]
-                and r["compiled"] == ours["compiled"] and r["impl"] != "reslab"]
-        for theirs in same or [None]:
-            rows.append([
-                ours["model"], ours["mode"], "compiled" if ours["compiled"] else "eager",
-                f"{ours['images_per_s']:.1f}",
-                "-" if theirs is None else f"{theirs['images_per_s']:.1f}",
-                "-" if theirs is None else f"{theirs['ratio']:.3f}",
-                f"{ours['latency_ms']:.1f} ({ours['latency_ms_q1']:.1f}-{ours['latency_ms_q3']:.1f})",
-                f"{ours['peak_memory_mb']:.0f}", "-" if theirs is None else f"{theirs['peak_memory_mb']:.0f}",
-                "-" if theirs is None else theirs["impl"]])
-    return rows
+    """One row per model, mode and variant: ResLab next to each reference measured in the same process."""
+    order = list(dict.fromkeys(r["model"] for report in reports for r in report["results"]))
+    keyed = []
+    for index, report in enumerate(reports):
+        label = variant_label(report["settings"])
+        results = report["results"]
+        for ours in (r for r in results if r["impl"] == "reslab"):
+            same = [r for r in results if r["model"] == ours["model"] and r["mode"] == ours["mode"]
+                    and r["impl"] != "reslab"]
+            for theirs in same or [None]:
+                keyed.append(((order.index(ours["model"]), label != "eager", index, ours["mode"]), [
+                    ours["model"], ours["mode"], label, f"{ours['images_per_s']:.1f}",
+                    "-" if theirs is None else f"{theirs['images_per_s']:.1f}",
+                    "-" if theirs is None else f"{theirs['ratio']:.3f}",
+                    f"{ours['latency_ms']:.1f} ({ours['latency_ms_q1']:.1f}-{ours['latency_ms_q3']:.1f})",
+                    f"{ours['peak_memory_mb']:.0f}", "-" if theirs is None else f"{theirs['peak_memory_mb']:.0f}",
+                    "-" if theirs is None else theirs["impl"]]))
+    return [row for _, row in sorted(keyed, key=lambda k: k[0])]
 
 
 def section(name: str, heading: str, reports: list[dict]) -> str:
-    headers = ["model", "mode", "compile", "ours img/s", "theirs img/s", "ours/theirs", "ours latency ms (IQR)",
+    headers = ["model", "mode", "variant", "ours img/s", "theirs img/s", "ours/theirs", "ours latency ms (IQR)",
                "ours peak MB", "theirs peak MB", "theirs"]
     settings = reports[0]["settings"]
     env = reports[0]["environment"]
@@ -48,6 +56,7 @@ def section(name: str, heading: str, reports: list[dict]) -> str:
     commands = list(dict.fromkeys(r["command"] for r in reports if r.get("command")))
     lines += [f"Command: `{c}`" for c in commands] + ([""] if commands else [])
     lines += [f"Machine: {machine}; torch {env['torch']}, timm {env.get('timm', '-')}. Batch {settings['batch_size']}, "
+              f"{settings['img_size'] or 'native'} px, "
               f"amp {settings['amp']}, channels-last {settings['channels_last']}, {settings['warmup']} warm-up + "
               f"{settings['repeats']} timed steps; img/s = batch / median step time; peak MB: {reports[0]['memory']}.",
               "", format_table(headers, paired_rows(reports), markdown=True), ""]

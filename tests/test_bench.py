@@ -120,3 +120,14 @@ def test_compile_is_paid_for_in_the_warm_up_not_in_the_timed_steps():
     assert compiled.compiled and not eager.compiled
     assert compiled.warmup_s > 1.0 > eager.warmup_s  # inductor's code generation happens on the first call
     assert compiled.latency_ms_max < compiled.warmup_s * 1000 / 2  # no timed step recompiled
+
+
+def test_fold_bn_measures_our_folded_model_and_is_refused_for_training():
+    report = run_bench(["resnet18"], BenchSettings(**TINY, fold_bn=True), against=("timm",))
+    ours, theirs = report.results
+    assert ours.fold_bn and not theirs.fold_bn
+    assert ours.params_m == theirs.params_m  # the spec's size is reported, not the folded copy's
+    with pytest.raises(BenchError, match="--fold-bn is an inference transform"):
+        BenchSettings(fold_bn=True, mode="both")
+    with pytest.raises(BenchError, match="needs --compile"):
+        BenchSettings(compile_mode="reduce-overhead")

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ReslabError
+from .export import fold_bn
 from .info import cached_complexity, count_macs, count_params
 from .models import build
 from .registry import get_preset
@@ -31,6 +32,7 @@ from .variant import parse_variant, variant_spec
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = {"infer": ("infer",), "train": ("train",), "both": ("infer", "train")}
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 REFERENCES = ("timm", "torchvision")
 
 MEMORY_MEANING = {
@@ -56,6 +58,8 @@ class BenchSettings:
     mode: str = "infer"
     repeats: int = 10
     warmup: int = 3
+    compile_mode: str = "default"  # torch.compile mode; reduce-overhead replays CUDA graphs
+    fold_bn: bool = False  # ResLab's model only: BatchNorms folded into the convolutions (inference)
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda"):
@@ -69,6 +73,12 @@ class BenchSettings:
         for name, least in (("batch_size", 1), ("repeats", 1), ("warmup", 1)):
             if getattr(self, name) < least:
                 raise BenchError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise BenchError(f"compile_mode must be one of {list(COMPILE_MODES)}, got {self.compile_mode!r}")
+        if self.compile_mode != "default" and not self.compile:
+            raise BenchError(f"--compile-mode {self.compile_mode} needs --compile")
+        if self.fold_bn and self.mode != "infer":
+            raise BenchError("--fold-bn is an inference transform: use it with --mode infer")
         if self.compile and self.warmup < 2:
             raise BenchError("--compile needs --warmup 2 or more: the first calls compile and must not be timed")
         if self.img_size is not None and self.img_size < 8:
@@ -86,6 +96,7 @@ class BenchResult:
     amp: str
     channels_last: bool
     compiled: bool
+    fold_bn: bool
     images_per_s: float
     latency_ms: float  # median over the timed repeats
     latency_ms_q1: float
@@ -166,7 +177,8 @@ def _candidates(name: str, settings: BenchSettings, against: tuple[str, ...], no
     spec = variant_spec(name)
     size = settings.img_size or spec.input_size
     params, macs = cached_complexity(spec, size)
-    out = [_Candidate("reslab", build(spec), spec.in_chans, spec.num_classes, params, macs)]
+    model = fold_bn(build(spec)) if settings.fold_bn else build(spec)
+    out = [_Candidate("reslab", model, spec.in_chans, spec.num_classes, params, macs)]
     preset = get_preset(preset_name)
     for lib in against:
         their_name = getattr(preset, lib)
@@ -210,7 +222,8 @@ def _measure(name: str, candidates: list[_Candidate], mode: str, img_size: int, 
         q1, median, q3 = np.percentile(ms, [25, 50, 75])
         results.append(BenchResult(
             name, c.impl, mode, settings.device, settings.batch_size, img_size, settings.amp,
-            settings.channels_last, settings.compile, settings.batch_size / (median / 1000), float(median),
+            settings.channels_last, settings.compile, settings.fold_bn and c.impl == "reslab",
+            settings.batch_size / (median / 1000), float(median),
             float(q1), float(q3), float(min(ms)), float(max(ms)), peak / 2**20, c.params / 1e6, c.macs / 1e9,
             seconds))
     ours = results[0].images_per_s
@@ -225,7 +238,7 @@ def _make_step(c: _Candidate, mode: str, img_size: int, settings: BenchSettings,
     model = c.model.to(device, memory_format=memory_format).train(mode == "train")
     x = torch.randn(settings.batch_size, c.in_chans, img_size, img_size, device=device)
     x = x.contiguous(memory_format=memory_format)
-    forward = torch.compile(model) if settings.compile else model
+    forward = torch.compile(model, mode=settings.compile_mode) if settings.compile else model
     dtype = AMP_DTYPES[settings.amp]
 
     def autocast():
@@ -355,6 +368,6 @@ HEADERS = ["model", "impl", "mode", "batch", "img/s", "latency ms", "IQR ms", "p
 
 
 def table_rows(results: list[BenchResult]) -> list[list]:
-    return [[r.model, r.impl, r.mode, r.batch_size, f"{r.images_per_s:.1f}", f"{r.latency_ms:.2f}",
+    return [[r.model, r.impl + (" (fold_bn)" if r.fold_bn else ""), r.mode, r.batch_size, f"{r.images_per_s:.1f}", f"{r.latency_ms:.2f}",
              f"{r.latency_ms_q1:.2f}-{r.latency_ms_q3:.2f}", f"{r.peak_memory_mb:.0f}", f"{r.params_m:.2f}",
              f"{r.gmacs:.3f}", "" if r.ratio is None else f"{r.ratio:.2f}"] for r in results]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .bench import HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench, table_rows
+from .bench import COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench, table_rows
 from .table import format_table
 
 
@@ -20,6 +20,9 @@ def add_commands(sub) -> None:
     p.add_argument("--amp", default="off", choices=["bf16", "fp16", "off"])
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is not timed)")
+    p.add_argument("--compile-mode", default="default", choices=list(COMPILE_MODES),
+                   help="torch.compile mode (reduce-overhead: CUDA graphs)")
+    p.add_argument("--fold-bn", action="store_true", help="fold ResLab's BatchNorms into its convolutions (inference)")
     p.add_argument("--mode", default="infer", choices=["infer", "train", "both"])
     p.add_argument("--against", default="", help="comma-separated: timm, torchvision")
     p.add_argument("--repeats", type=int, default=10, help="timed steps per model and mode")
@@ -31,14 +34,15 @@ def add_commands(sub) -> None:
 
 def cmd_bench(args) -> int:
     settings = BenchSettings(args.device, args.batch_size, args.img_size, args.amp, args.channels_last, args.compile,
-                             args.mode, args.repeats, args.warmup)
+                             args.mode, args.repeats, args.warmup, args.compile_mode, args.fold_bn)
     against = tuple(a.strip() for a in args.against.split(",") if a.strip())
     report = run_bench(args.models, settings, against, log=lambda m: print(m, file=sys.stderr))
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     env = report.environment
     print(f"{settings.device} ({env.get('gpu', env['cpu'])}, {env['threads']} threads), torch {env['torch']}, "
-          f"amp {settings.amp}, channels-last {settings.channels_last}, compile {settings.compile}, "
+          f"amp {settings.amp}, channels-last {settings.channels_last}, compile {settings.compile} "
+          f"({settings.compile_mode}), fold-bn {settings.fold_bn}, "
           f"{settings.warmup} warm-up + {settings.repeats} timed steps")
     print(format_table(HEADERS, table_rows(report.results)))
     print(f"latency: median over the timed steps; IQR: 25th-75th percentile; peak MB: {MEMORY_MEANING[settings.device]}")

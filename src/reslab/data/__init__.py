@@ -1,0 +1,56 @@
+"""Training and evaluation data: the built-in digits, ImageFolder roots and CIFAR pickle directories."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import DataError
+from .loader import Augmented, Batch, ShardedEpochSampler, collate_readable, default_workers, make_loader
+from .subset import ClassBalancedSubset
+
+DEFAULT_DATASET = "digits"
+
+
+def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val")) -> dict:
+    """The named splits of `data` (None: the built-in digits). Problems are DataErrors raised here, before
+    any training starts."""
+    if data is None or data == DEFAULT_DATASET:
+        from .digits import load_digits_split
+
+        found = load_digits_split()
+    else:
+        root = Path(data)
+        if not root.exists():
+            raise DataError(f"dataset path {root} does not exist")
+        from .cifar_pickle import is_cifar_pickle_dir, load_cifar_pickle
+
+        if is_cifar_pickle_dir(root):
+            found = load_cifar_pickle(root)
+        else:
+            from .image_folder import CheckedImageFolder
+
+            missing = [s for s in splits if not (root / s).is_dir()]
+            if missing:
+                raise DataError(f"{root} has no {', '.join(missing)} split: expected {root}/<split>/<class>/<image> "
+                                f"or a CIFAR-10/100 pickle directory")
+            found = {s: CheckedImageFolder(root / s) for s in splits}
+    unknown = [s for s in splits if s not in found]
+    if unknown:
+        raise DataError(f"{data or DEFAULT_DATASET} has no split {', '.join(unknown)}; it has {', '.join(found)}")
+    if "train" in splits and "val" in splits:
+        extra = sorted(set(found["val"].classes) - set(found["train"].classes))
+        if extra:
+            raise DataError(f"validation classes missing from the training set: {', '.join(extra)}")
+        if found["val"].classes != found["train"].classes:
+            raise DataError("validation and training class lists differ in order or number; "
+                            f"train has {found['train'].classes}, val has {found['val'].classes}")
+    return {s: found[s] for s in splits}
+
+
+def is_in_memory(dataset) -> bool:
+    from .in_memory import TensorImages
+
+    return isinstance(getattr(dataset, "base", dataset), TensorImages)
+
+
+__all__ = ["Augmented", "Batch", "ClassBalancedSubset", "DataError", "ShardedEpochSampler", "collate_readable",
+           "default_workers", "is_in_memory", "make_loader", "open_splits", "DEFAULT_DATASET"]

@@ -1,0 +1,78 @@
+"""The training recipes as plain data: TrainConfig field values, each recipe with its source in one line.
+
+`lr` is the learning rate for `lr_batch` images; the engine scales it linearly with the global batch
+(Goyal et al. 2017, Sec. 2.1).
+"""
+from __future__ import annotations
+
+from ..errors import ReslabError
+
+
+class UnknownRecipeError(ReslabError, KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+RECIPES: dict[str, dict] = {
+    "resnet2015": dict(
+        source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 3.4 (ImageNet)",
+        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=1e-4,
+        no_decay_norm_bias=False, schedule="step", milestones=(30, 60), gamma=0.1, warmup_epochs=0, epochs=90,
+        batch_size=256, crop="rrc", hflip=True, color_jitter=0.4, loss="ce"),
+    "tricks2018": dict(
+        source="He et al. 2018, Bag of Tricks for Image Classification with CNNs, Sec. 3-5",
+        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=1e-4,
+        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=120, batch_size=256, crop="rrc",
+        hflip=True, color_jitter=0.4, label_smoothing=0.1, mixup=0.2, zero_init_last=True, loss="ce"),
+    "rsb_a1": dict(
+        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A1)",
+        optimizer="lamb", lr=5e-3, lr_batch=2048, weight_decay=0.01, no_decay_norm_bias=True, schedule="cosine",
+        warmup_epochs=5, epochs=600, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
+        randaug_magnitude=7, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=3, drop_path_rate=0.05,
+        img_size=224, test_size=224, test_crop_pct=0.95),
+    "rsb_a2": dict(
+        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A2)",
+        optimizer="lamb", lr=5e-3, lr_batch=2048, weight_decay=0.02, no_decay_norm_bias=True, schedule="cosine",
+        warmup_epochs=5, epochs=300, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
+        randaug_magnitude=7, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=3, drop_path_rate=0.05,
+        img_size=224, test_size=224, test_crop_pct=0.95),
+    "rsb_a3": dict(
+        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A3)",
+        optimizer="lamb", lr=8e-3, lr_batch=2048, weight_decay=0.02, no_decay_norm_bias=True, schedule="cosine",
+        warmup_epochs=5, epochs=100, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
+        randaug_magnitude=6, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=1, drop_path_rate=0.0,
+        img_size=160, test_size=224, test_crop_pct=0.95),
+    "resnet_rs": dict(
+        source="Bello et al. 2021, Revisiting ResNets: Improved Training and Scaling Strategies, Sec. 4, App. C",
+        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=4e-5,
+        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=350, batch_size=4096, crop="rrc",
+        hflip=True, auto_augment="randaugment", randaug_magnitude=10, label_smoothing=0.1, ema_decay=0.9999,
+        depth_scaled_regularisation=True, loss="ce"),
+    "cifar": dict(
+        source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 4.2 (CIFAR-10)",
+        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=128, weight_decay=1e-4,
+        no_decay_norm_bias=False, schedule="step", milestones=(82, 123), gamma=0.1, warmup_epochs=0, epochs=164,
+        batch_size=128, crop="pad", hflip=True, loss="ce"),
+    "finetune": dict(
+        source="Kornblith et al. 2019, Do Better ImageNet Models Transfer Better?, Sec. 3 (fine-tuning)",
+        optimizer="sgd", momentum=0.9, nesterov=True, lr=0.01, lr_batch=256, weight_decay=1e-4,
+        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=1, epochs=20, batch_size=64, crop="rrc",
+        hflip=True, label_smoothing=0.1, loss="ce"),
+}
+
+
+def get_recipe(name: str) -> dict:
+    if name not in RECIPES:
+        raise UnknownRecipeError(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    return dict(RECIPES[name])
+
+
+def rescale_epochs(recipe: dict, epochs: int) -> dict:
+    """The same schedule shape over `epochs`: step milestones and warm-up keep their fraction of the run."""
+    if epochs < 1:
+        raise ReslabError(f"epochs must be at least 1, got {epochs}")
+    factor = epochs / recipe["epochs"]
+    out = dict(recipe, epochs=epochs, warmup_epochs=recipe.get("warmup_epochs", 0) * factor)
+    if "milestones" in recipe:
+        out["milestones"] = tuple(max(1, round(m * factor)) for m in recipe["milestones"])
+    return out

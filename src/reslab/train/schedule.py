@@ -1,0 +1,31 @@
+"""Learning rate per optimiser step: linear warm-up, then step decay or cosine; every group gets its lr_scale."""
+from __future__ import annotations
+
+import math
+
+from ..errors import ReslabError
+
+
+class LrSchedule:
+    def __init__(self, optimizer, cfg, base_lr: float, steps_per_epoch: int):
+        if cfg.schedule not in ("step", "cosine"):
+            raise ReslabError(f"schedule={cfg.schedule!r}: expected step or cosine")
+        self.optimizer, self.cfg, self.base_lr, self.steps_per_epoch = optimizer, cfg, base_lr, steps_per_epoch
+        self.total = cfg.epochs * steps_per_epoch
+        self.warmup = round(cfg.warmup_epochs * steps_per_epoch)
+
+    def lr_at(self, step: int) -> float:
+        cfg = self.cfg
+        if step < self.warmup:
+            return self.base_lr * (step + 1) / self.warmup
+        if cfg.schedule == "step":
+            passed = sum(step >= m * self.steps_per_epoch for m in cfg.milestones)
+            return self.base_lr * cfg.gamma ** passed
+        progress = (step - self.warmup) / max(1, self.total - self.warmup)
+        return cfg.min_lr + (self.base_lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def set(self, step: int) -> float:
+        lr = self.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+        return lr

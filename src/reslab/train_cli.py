@@ -1,0 +1,115 @@
+"""`reslab train`, `reslab eval`, `reslab recipes`: thin layers over reslab.train and reslab.evaluate."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+from .cli import parse_overrides
+from .table import format_table
+
+# flags whose meaning needs more than the field name
+HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle directory); default: built-in digits",
+        "lr": "learning rate for --lr-batch images, scaled linearly with --batch-size",
+        "subset": "train on a class-balanced subset of N images", "resume": "continue the run in DIR",
+        "weights": "start from this checkpoint (a different --num-classes re-initialises the head)",
+        "freeze": "comma-separated parts to freeze: stem,stage1,...,head", "head_lr": "head lr multiplier",
+        "stop_after_steps": "save a resumable checkpoint after N steps and stop"}
+SKIP = {"source", "spec"}
+
+
+def add_commands(sub) -> None:
+    from .train.config import TrainConfig
+
+    p = sub.add_parser("train", help="train a model (no arguments: the default job on the built-in digits)",
+                       description="Any recipe field can be overridden; model spec fields go as --FIELD VALUE.")
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in SKIP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=HELP.get(f.name))
+        if kind is bool or kind == (bool | None):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif "tuple" in str(kind):
+            item = int if "int" in str(kind) else str
+            p.add_argument(flag, type=lambda s, item=item: tuple(item(v) for v in s.split(",") if v), **kw)
+        else:
+            base = next((t for t in (int, float, str) if t is kind or kind == (t | None)), str)
+            p.add_argument(flag, type=base, **kw)
+    p.set_defaults(func=cmd_train, accepts_overrides=True)
+
+    p = sub.add_parser("eval", help="evaluate a run directory or checkpoint: top-1/5, loss, per-class, confusion")
+    p.add_argument("--checkpoint", required=True, help="run directory or .safetensors file")
+    p.add_argument("--data", default=None, help="dataset root (default: built-in digits)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--confusion", default=None, help="confusion-matrix PNG path (default: beside the checkpoint)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("recipes", help="list the training recipes, or print one in full")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_recipes)
+
+
+def config_from_args(args):
+    from .registry import get_preset
+    from .train.config import default_job, from_recipe
+
+    given = {f: getattr(args, f) for f in vars(args)
+             if f not in ("command", "func", "accepts_overrides", "overrides")}
+    if args.overrides:
+        model = given.get("model", "resnet20_cifar")
+        given["spec"] = parse_overrides(args.overrides, get_preset(model).spec)
+    if "recipe" not in given and "data" not in given and "resume" not in given:
+        return default_job(**given)
+    return from_recipe(given.pop("recipe", "cifar"), **given)
+
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    result = train(config_from_args(args))
+    if result.stopped:
+        return 0
+    top1 = result.metrics.get("val_top1", float("nan"))
+    print(f"validation accuracy: {top1:.2%} ({result.epochs_done} epochs, {result.wall_s:.0f} s); "
+          f"run saved in {result.run_dir}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate_checkpoint, find_weights
+
+    weights = find_weights(args.checkpoint)
+    png = Path(args.confusion) if args.confusion else weights.parent / f"confusion_{args.split}.png"
+    result = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, tta=args.tta,
+                                 batch_size=args.batch_size, confusion_png=png)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(f"{weights} on {args.data or 'digits'}/{args.split}{' (flip TTA)' if args.tta else ''}: "
+          f"{result.images} images")
+    print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}")
+    print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
+    print(f"confusion matrix: {png}")
+    return 0
+
+
+def cmd_recipes(args) -> int:
+    from .train.recipes import RECIPES, get_recipe
+
+    if args.name:
+        recipe = get_recipe(args.name)
+        print(f"{args.name}: {recipe.pop('source')}")
+        for key, value in recipe.items():
+            print(f"  {key:28s} {value}")
+        return 0
+    rows = [[name, r["epochs"], r["optimizer"], r["schedule"], r["source"]] for name, r in RECIPES.items()]
+    print(format_table(["recipe", "epochs", "optimizer", "schedule", "source"], rows))
+    return 0

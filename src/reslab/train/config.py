@@ -22,6 +22,7 @@ class TrainConfig:
     data: str | None = None  # None: the built-in digits
     recipe: str = "cifar"
     subset: int | None = None
+    val_subset: int | None = None
     output: str = "runs/latest"
     resume: str | None = None
     # schedule and optimiser (recipe fields)

@@ -99,6 +99,8 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
     classes = train_set.classes
     if cfg.subset:
         train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
+    if cfg.val_subset:
+        val_set = ClassBalancedSubset(val_set, cfg.val_subset, seed=0)
     if cfg.batch_size % (env.world * cfg.accum_steps):
         raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} process(es) x "
                           f"{cfg.accum_steps} accumulation step(s)")

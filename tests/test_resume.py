@@ -1,0 +1,71 @@
+"""A run interrupted mid-epoch and resumed ends with the weights of the uninterrupted run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reslab.train import from_recipe, train
+
+
+def config(out, **kw):
+    # resnet8-style on 160 digits, batch 16: 10 steps per epoch; mixup and the pad-crop draw random numbers,
+    # so a resume that lost any RNG state would diverge
+    values = dict(model="resnet20_cifar", spec={"depths": [1, 1, 1]}, subset=160, val_subset=50, epochs=2,
+                  batch_size=16, lr_batch=16, mixup=0.2, ema_decay=0.9, output=str(out), progress=False,
+                  tensorboard=False)
+    return from_recipe("cifar", **{**values, **kw})
+
+
+def assert_same_weights(a, b):
+    wa, wb = load_file(a / "last.safetensors"), load_file(b / "last.safetensors")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_stop_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    whole = train(config(tmp_path / "whole"))
+    stopped = train(config(tmp_path / "cut", stop_after_steps=13))  # inside the second epoch
+    assert stopped.stopped == "stop_after_steps" and stopped.epochs_done == 1
+    resumed = train(config(tmp_path / "elsewhere", resume=str(tmp_path / "cut")))
+    assert resumed.stopped is None and resumed.epochs_done == 2
+    assert_same_weights(whole.run_dir, tmp_path / "cut")
+    assert resumed.metrics["val_top1"] == pytest.approx(whole.metrics["val_top1"])
+    csv_rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert len(csv_rows) == 3  # header + one row per epoch, none repeated by the resume
+
+
+def test_resume_from_a_directory_without_state_is_a_clear_error(tmp_path):
+    from reslab.errors import ReslabError
+
+    (tmp_path / "config.json").write_text(config(tmp_path).to_json())
+    with pytest.raises(ReslabError, match="no state.pt"):
+        train(config(tmp_path, resume=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
+    args = [sys.executable, "-m", "reslab", "train", "--model", "resnet20_cifar", "--depths", "1,1,1", "--subset",
+            "160", "--val-subset", "50", "--epochs", "3", "--batch-size", "16", "--lr-batch", "16", "--output",
+            str(tmp_path / "cut"), "--no-tensorboard", "--no-progress", "--recipe", "cifar"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until the first epoch is done, then interrupt during the second
+        if line.startswith("epoch 1:"):
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "received SIGTERM" in err and "Resume with: reslab train --resume" in out
+    state = torch.load(tmp_path / "cut" / "state.pt", weights_only=False)
+    assert state["global_step"] > 10
+    done = subprocess.run([sys.executable, "-m", "reslab", "train", "--resume", str(tmp_path / "cut"),
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    whole = train(config(tmp_path / "whole", epochs=3, mixup=0.0, ema_decay=0.0))
+    assert_same_weights(whole.run_dir, tmp_path / "cut")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import typing
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def cmd_train(args) -> int:
     from .train import train
 
     result = train(config_from_args(args))
-    if result.stopped:
+    if result.stopped or int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone reports
         return 0
     top1 = result.metrics.get("val_top1", float("nan"))
     print(f"validation accuracy: {top1:.2%} ({result.epochs_done} epochs, {result.wall_s:.0f} s); "

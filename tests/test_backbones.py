@@ -107,3 +107,11 @@ def test_fcn_on_dilated_multi_scale_features_trains_a_step():
     assert model.backbone.model.layer4[0].conv1.dilation == (2, 2)
     with torch.no_grad():
         assert F.cross_entropy(model(x), target) < loss  # the step went downhill on this batch
+
+
+def test_backbone_trainable_from_freezes_the_parts_before_it_and_rejects_unknown_parts():
+    backbone = reslab.backbone_with_fpn("resnet18", out_channels=16, trainable_from="stage3", **FAMILIES["resnet18"])
+    model = backbone.body.model
+    assert not model.layer2[0].conv1.weight.requires_grad and model.layer3[0].conv1.weight.requires_grad
+    with pytest.raises(reslab.finetune.FinetuneError, match="choose one of"):
+        reslab.backbone_with_fpn("resnet18", trainable_from="head", **FAMILIES["resnet18"])

@@ -87,7 +87,8 @@ def test_inserted_attention_leaves_the_output_unchanged_and_the_spec_says_so(nam
     expected = model(x)
     insert_attention(model, kind)
     assert torch.allclose(model(x), expected, atol=1e-6, rtol=1e-5)
-    assert model.spec.attention == kind
+    assert reslab.spec_diff(reslab.get_spec(name).replace(**TINY, num_classes=5), model.spec) == [
+        ("attention", "none", kind)]  # what `reslab diff` prints for the two specs
     rebuilt = reslab.build(model.spec).eval()
     rebuilt.load_state_dict(model.state_dict())  # the spec describes the modules exactly
     assert torch.equal(rebuilt(x), model(x))

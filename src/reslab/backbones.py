@@ -10,7 +10,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from .factory import create_model
 from .features import FeatureExtractor
-from .finetune import freeze, freeze_bn
+from .finetune import FinetuneError, freeze, freeze_bn, part_names
 
 
 class BackboneWithFPN(nn.Module):
@@ -33,16 +33,15 @@ def backbone_with_fpn(name, *, weights=None, out_indices: tuple[int, ...] = (1, 
                       **spec_overrides) -> BackboneWithFPN:
     """Backbone for `torchvision.models.detection` (FasterRCNN, MaskRCNN, RetinaNet's FPN variant).
 
-    As torchvision does for detection: norms frozen (small per-GPU batches make batch statistics noisy, Lin et
-    al. 2017, FPN Sec. 5.1) and the parts before `trainable_from` frozen; `trainable_from=None` trains all.
+    As torchvision's detection backbones: norms frozen (a detector sees a few large images per device, too few
+    for batch statistics) and the parts before `trainable_from` frozen; `trainable_from=None` trains all.
     """
     model = create_model(name, weights=weights, **spec_overrides)
     if frozen_bn:
         freeze_bn(model)
-    if trainable_from is not None and trainable_from != "stem":
-        parts = ["stem"] + [f"stage{i + 1}" for i in range(len(model.stages))]
-        if trainable_from in parts:
-            freeze(model, up_to=parts[parts.index(trainable_from) - 1])
-        else:
-            freeze(model, names=[trainable_from])  # raises, listing the valid part names
+    parts = part_names(model)[:-1]  # the classifier head is not part of a backbone
+    if trainable_from is not None and trainable_from not in parts:
+        raise FinetuneError(f"trainable_from={trainable_from!r}: choose one of {parts} or None")
+    if trainable_from not in (None, "stem"):
+        freeze(model, up_to=parts[parts.index(trainable_from) - 1])
     return BackboneWithFPN(FeatureExtractor(model, out_indices), out_channels, extra_pool)

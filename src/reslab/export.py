@@ -3,6 +3,7 @@ checked numerically against the PyTorch model before they count as written."""
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -53,13 +54,15 @@ def conv_norm_pairs(model: nn.Module, prefix: str = "") -> list[tuple[str, str]]
 def _traced_pairs(model: nn.Module, prefix: str, opaque: set[int]) -> list[tuple[str, str]]:
     graph = _Tracer(opaque).trace(model)
     modules = dict(model.named_modules())
+    calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
     pairs = []
     for node in graph.nodes:
         if node.op != "call_module" or not isinstance(modules.get(node.target), _BatchNorm):
             continue
         source = node.args[0]
         if (isinstance(source, torch.fx.Node) and source.op == "call_module" and len(source.users) == 1
-                and type(modules.get(source.target)) is nn.Conv2d):
+                and type(modules.get(source.target)) is nn.Conv2d
+                and calls[source.target] == calls[node.target] == 1):  # a module called twice cannot fold twice
             pairs.append((prefix + source.target, prefix + node.target))
     return pairs
 

@@ -10,6 +10,7 @@ from .finetune import freeze, freeze_bn, insert_attention, layer_decay_param_gro
 from .backbones import backbone_with_fpn
 from .export import fold_bn
 from .predict import Predictor
+from .train import TrainConfig, train  # the function shadows the subpackage name: import its parts with `from`
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing", "Preset", "get_preset",
@@ -17,3 +18,4 @@ __all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing
            "load_weights", "save_weights", "regnet_spec"]
 __all__ += ["freeze", "freeze_bn", "insert_attention", "layer_decay_param_groups", "backbone_with_fpn", "fold_bn",
             "Predictor"]
+__all__ += ["train", "TrainConfig"]

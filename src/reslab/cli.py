@@ -10,7 +10,8 @@ from .errors import ReslabError
 from .spec import SpecError
 
 # modules that add their own sub-commands through `add_commands(subparsers)`
-COMMAND_MODULES = ["reslab.zoo_cli", "reslab.bench_cli", "reslab.evolution_cli", "reslab.apps_cli"]
+COMMAND_MODULES = ["reslab.zoo_cli", "reslab.bench_cli", "reslab.evolution_cli", "reslab.apps_cli",
+                   "reslab.train_cli"]
 
 
 def parse_overrides(tokens: list[str], spec) -> dict:

@@ -57,7 +57,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
     for line in proc.stdout:  # wait until the first epoch is done, then interrupt during the second
         if line.startswith("epoch 1:"):
             break
-    time.sleep(1.0)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

@@ -18,7 +18,7 @@ TINY = {"depths": [1, 1, 1]}  # resnet8-style: a CIFAR ResNet small enough for a
 def tiny(tmp_path, **kw) -> TrainConfig:
     values = dict(model="resnet20_cifar", spec=TINY, subset=160, val_subset=100, epochs=2, batch_size=16,
                   lr_batch=16, output=str(tmp_path / "run"), progress=False, tensorboard=False)
-    return from_recipe("cifar", **{**values, **kw})
+    return from_recipe(kw.pop("recipe", "cifar"), **{**values, **kw})
 
 
 def test_default_job_is_a_cifar_resnet_on_digits():
@@ -109,3 +109,19 @@ def test_ema_is_evaluated_beside_the_raw_weights(tmp_path):
     result = train(tiny(tmp_path, epochs=1, ema_decay=0.9, optimizer="adamw", lr=1e-3, clip_grad=1.0,
                         accum_steps=2))
     assert "ema_val_top1" in result.metrics and (result.run_dir / "last_ema.safetensors").is_file()
+
+
+def test_bf16_autocast_with_channels_last_trains(tmp_path):
+    result = train(tiny(tmp_path, epochs=1, amp="bf16", channels_last=True, loss="bce", cutmix=1.0))
+    assert result.metrics["train_loss"] == pytest.approx(result.metrics["train_loss"])  # finite, not NaN
+
+
+def test_finetune_flags_freeze_parts_and_decay_lr_by_layer(tmp_path):
+    start = train(tiny(tmp_path / "pre", epochs=1)).run_dir / "last.safetensors"
+    before = load_file(start)
+    result = train(tiny(tmp_path / "ft", epochs=1, recipe="finetune", weights=str(start), num_classes=10,
+                        freeze=("stem", "stage1"), layer_decay=0.5, head_lr=2.0))
+    after = load_file(result.run_dir / "last.safetensors")
+    frozen = [k for k in before if k.startswith(("stem.", "layer1."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)  # weights and BN statistics kept
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("layer3."))

@@ -11,7 +11,7 @@ from .spec import SpecError
 
 # modules that add their own sub-commands through `add_commands(subparsers)`
 COMMAND_MODULES = ["reslab.zoo_cli", "reslab.bench_cli", "reslab.evolution_cli", "reslab.apps_cli",
-                   "reslab.train_cli"]
+                   "reslab.train_cli", "reslab.compare_cli"]
 
 
 def parse_overrides(tokens: list[str], spec) -> dict:

@@ -1,0 +1,28 @@
+"""`reslab compare`: train models under one recipe, budget and seeds; write report.md and report.html."""
+from __future__ import annotations
+
+from .compare import DEFAULT_MODELS, CompareConfig, compare
+from .variant import split_models
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("compare", help="train models side by side (same recipe, epochs, seeds) and write a report")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help="comma-separated presets, each optionally with :field=value spec overrides")
+    p.add_argument("--data", default=None, help="dataset root (ImageFolder or CIFAR pickles); default: digits")
+    p.add_argument("--recipe", default="cifar")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--subset", type=int, default=None, help="class-balanced subset of the training images")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--output", default="runs/compare", help="report directory; the runs go under OUTPUT/runs")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    options = {k: v for k, v in (("subset", args.subset), ("batch_size", args.batch_size)) if v is not None}
+    config = CompareConfig(tuple(split_models(args.models)), args.data, args.recipe, args.epochs, args.seeds,
+                           args.output, options)
+    md, page = compare(config, log=lambda m: print(m, flush=True))
+    print(f"report: {page}\n        {md}")
+    return 0

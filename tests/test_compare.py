@@ -1,0 +1,87 @@
+"""`reslab compare`: runs trained by reslab.train, the report's numbers read back from the runs' own logs."""
+import csv
+import statistics
+import sys
+
+import pytest
+
+from reslab import compare as compare_module
+from reslab.cli import main
+from reslab.compare import CompareConfig, CompareError, compare, run_dir
+
+# a one-block-per-stage CIFAR ResNet, one epoch on a 100-image subset of the built-in digits: seconds per run
+TINY = "resnet20_cifar:depths=1,1,1"
+OPTIONS = {"subset": 100, "batch_size": 25, "val_subset": 100, "workers": 0}
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    config = CompareConfig((TINY, f"{TINY}:attention=se"), epochs=1, seeds=2, output=str(out),
+                           train_options=OPTIONS, bench_batch_size=4)
+    md, page = compare(config, log=lambda m: None)
+    return config, md, page
+
+
+def _log_top1(config, model, seed) -> float:
+    with (run_dir(config, model, seed) / "metrics.csv").open() as f:
+        return 100 * float(list(csv.DictReader(f))[-1]["val_top1"])
+
+
+def test_report_accuracy_is_the_mean_and_std_of_the_runs_own_logs(comparison):
+    config, md, _ = comparison
+    text = md.read_text()
+    for model in config.models:
+        accs = [_log_top1(config, model, seed) for seed in range(config.seeds)]
+        row = next(line for line in text.splitlines() if line.startswith(f"| {model} "))
+        assert f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}" in row
+        for seed, acc in enumerate(accs):
+            assert f"| {model} " in text and f"{acc:.2f}" in text  # the per-run table
+
+
+def test_report_directory_holds_markdown_html_and_the_figures(comparison):
+    config, md, page = comparison
+    assert page.name == "report.html" and page.parent == md.parent
+    for stem in ("accuracy_vs_params", "accuracy_vs_gmacs", "accuracy_vs_throughput", "training_curves"):
+        assert (md.parent / f"{stem}.png").stat().st_size > 1000
+        assert f"({stem}.png)" in md.read_text()
+    assert page.read_text().count("data:image/png;base64,") == 4
+
+
+def test_finished_runs_are_reused_not_trained_again(comparison, monkeypatch):
+    config, md, _ = comparison
+    before = md.read_text()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(sys.modules["reslab.train"], "train", no_training)  # reslab.train is also the function
+    compare(config, log=lambda m: None)
+    def accuracies(text):  # model and accuracy cells (img/s is measured afresh each time)
+        return [line.split("|")[1:3] for line in text.splitlines() if "±" in line]
+    assert accuracies(md.read_text()) == accuracies(before)
+    runs = before[before.index("## Runs"):]
+    assert md.read_text().endswith(runs)  # per-run accuracy and wall time, unchanged
+
+
+def test_a_comparison_cut_short_continues_where_it_stopped(comparison, tmp_path):
+    config, _, _ = comparison
+    # one seed more than before: the old runs are reused, only the new one trains
+    trained = []
+    more = CompareConfig(config.models[:1], epochs=1, seeds=3, output=config.output, train_options=OPTIONS,
+                         bench_batch_size=4)
+    compare(more, log=lambda m: trained.append(m) if "training" in m else None)
+    assert trained == [f"{TINY} seed 2: training in {run_dir(more, TINY, 2)}"]
+
+
+def test_bad_models_fail_before_any_training(capsys, tmp_path):
+    with pytest.raises(CompareError, match="named twice"):
+        CompareConfig(("resnet20_cifar", "resnet20_cifar"))
+    assert main(["compare", "--models", "resnet20_cifar,resnet05", "--output", str(tmp_path)]) == 2
+    assert "unknown model 'resnet05'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_default_models_are_three_small_cifar_style_networks():
+    assert len(compare_module.DEFAULT_MODELS) == 3
+    assert CompareConfig().data is None  # the built-in digits

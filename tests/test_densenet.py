@@ -96,12 +96,23 @@ def test_cifar_stem_is_one_unpooled_3x3_conv_of_2k_channels():
     assert len(model.stages) == 3
 
 
-def test_each_stage_adds_k_channels_per_layer_then_compresses_by_half():
+def test_each_stage_compresses_by_half_then_adds_k_channels_per_layer():
     spec = DenseNetSpec(growth_rate=8, block_config=(2, 3), stem_channels=16, input_size=64)
-    # block 1: 16 + 2*8 = 32 -> transition keeps 16; block 2: 16 + 3*8 = 40, no transition after the last block
-    assert spec.stage_channels == (16, 40)
+    # stage 1: 16 + 2*8 = 32; stage 2: the transition halves to 16 channels and the map, then 16 + 3*8 = 40
+    assert spec.stage_channels == (32, 40)
     shapes = reslab.model_info(reslab.build(spec))["stages"]
-    assert shapes == [("stem", (16, 16, 16)), ("stage1", (16, 8, 8)), ("stage2", (40, 8, 8))]
+    assert shapes == [("stem", (16, 16, 16)), ("stage1", (32, 16, 16)), ("stage2", (40, 8, 8))]
+
+
+def test_stage_outputs_sit_at_timms_feature_reductions():
+    # timm 1.0.29 densenet121 feature_info: 256, 512, 1024, 1024 channels at reductions 4, 8, 16, 32
+    import timm
+
+    theirs = timm.create_model("densenet121", features_only=True, out_indices=(1, 2, 3, 4)).feature_info
+    spec = reslab.get_spec("densenet121")
+    shapes = reslab.model_info("densenet121")["stages"][1:]
+    assert [c for _, (c, _, _) in shapes] == list(spec.stage_channels) == theirs.channels()
+    assert [spec.input_size // h for _, (_, h, _) in shapes] == theirs.reduction()
 
 
 def test_spec_round_trips_through_json_and_checkpoints(tmp_path):
@@ -153,7 +164,7 @@ def test_cli_info_shows_spec_and_stage_outputs(capsys):
     assert main(["info", "densenet121", "--input-size", "64"]) == 0
     out = capsys.readouterr().out
     assert "growth_rate        32" in out and "family             densenet" in out
-    assert "stage1   (128, 8, 8)" in out and "stage4   (1024, 2, 2)" in out
+    assert "stage1   (256, 16, 16)" in out and "stage4   (1024, 2, 2)" in out
     assert "same model in: timm densenet121, torchvision densenet121" in out
 
 

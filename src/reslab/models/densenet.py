@@ -57,12 +57,12 @@ class DenseNetSpec:
 
     @property
     def stage_channels(self) -> tuple[int, ...]:
-        """Output channels of each dense block after its transition (the last block has none)."""
+        """Output channels of each stage: the transition into it (all but the first), then its dense block."""
         channels, out = self.stem_channels, []
         for i, layers in enumerate(self.block_config):
-            channels += layers * self.growth_rate
-            if i < self.num_stages - 1:
+            if i > 0:
                 channels = transition_channels(channels, self.compression)
+            channels += layers * self.growth_rate
             out.append(channels)
         return tuple(out)
 
@@ -216,15 +216,16 @@ class DenseNet(nn.Module):
         self._stage_names: list[list[str]] = []
         channels = spec.stem_channels
         for i, layers in enumerate(spec.block_config):
-            self.features.add_module(f"denseblock{i + 1}", DenseBlock(spec, channels, layers))
-            names = [f"denseblock{i + 1}"]
-            channels += layers * spec.growth_rate
-            if i < spec.num_stages - 1:
+            # a stage opens with the transition that downsamples into it, like a ResNet stage's first block, so
+            # stage outputs sit at reductions 4, 8, 16, 32 (timm's densenet feature_info)
+            names = [f"transition{i}"] if i > 0 else []
+            if i > 0:
                 out = transition_channels(channels, spec.compression)
-                self.features.add_module(f"transition{i + 1}", Transition(spec, channels, out))
-                names.append(f"transition{i + 1}")
+                self.features.add_module(f"transition{i}", Transition(spec, channels, out))
                 channels = out
-            self._stage_names.append(names)
+            self.features.add_module(f"denseblock{i + 1}", DenseBlock(spec, channels, layers))
+            channels += layers * spec.growth_rate
+            self._stage_names.append(names + [f"denseblock{i + 1}"])
         # the layers are pre-activation, so the last block's output still needs BN-ReLU; "norm5" is torchvision's name
         self.features.add_module("norm5", nn.BatchNorm2d(channels))
         self.features.add_module("act5", make_act(spec.act))
@@ -235,7 +236,7 @@ class DenseNet(nn.Module):
 
     @property
     def stages(self) -> list[nn.Sequential]:
-        """Each dense block with the transition after it (views over `features`, not extra modules)."""
+        """Each dense block with the transition before it (views over `features`, not extra modules)."""
         return [nn.Sequential(*(getattr(self.features, n) for n in names)) for names in self._stage_names]
 
     def reset_parameters(self) -> None:

@@ -14,13 +14,15 @@ def add_commands(sub) -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--subset", type=int, default=None, help="class-balanced subset of the training images")
+    p.add_argument("--val-subset", type=int, default=None, help="class-balanced subset of the validation images")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--output", default="runs/compare", help="report directory; the runs go under OUTPUT/runs")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
-    options = {k: v for k, v in (("subset", args.subset), ("batch_size", args.batch_size)) if v is not None}
+    options = {k: v for k, v in (("subset", args.subset), ("val_subset", args.val_subset),
+                                 ("batch_size", args.batch_size)) if v is not None}
     config = CompareConfig(tuple(split_models(args.models)), args.data, args.recipe, args.epochs, args.seeds,
                            args.output, options)
     md, page = compare(config, log=lambda m: print(m, flush=True))

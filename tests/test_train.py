@@ -47,9 +47,14 @@ def test_cifar10_jpeg_subset_learns(tmp_path):
     assert result.unreadable == []
 
 
-def test_tensorboard_csv_and_checkpoint_metadata(tmp_path):
-    result = train(tiny(tmp_path, epochs=1, tensorboard=True))
-    run = result.run_dir
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    """One short run shared by the tests that only read its outputs."""
+    return train(tiny(tmp_path_factory.mktemp("shared"), epochs=1, tensorboard=True, val_subset=None))
+
+
+def test_tensorboard_csv_and_checkpoint_metadata(one_epoch_run):
+    run = one_epoch_run.run_dir
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert "val_top1" in (run / "metrics.csv").read_text().splitlines()[0]
     state, meta = read_checkpoint(run / "last.safetensors")
@@ -75,8 +80,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     assert read_checkpoint(tmp_path / "run" / "last.safetensors")[1]["epoch"] == 1
 
 
-def test_eval_matches_training_and_writes_confusion_png(tmp_path):
-    result = train(tiny(tmp_path, epochs=1, val_subset=None))
+def test_eval_matches_training_and_writes_confusion_png(tmp_path, one_epoch_run):
+    result = one_epoch_run
     png = tmp_path / "confusion.png"
     ev = evaluate_checkpoint(result.run_dir, confusion_png=png)
     assert ev.top1 == pytest.approx(result.metrics["val_top1"]) and ev.images == 359
@@ -87,8 +92,8 @@ def test_eval_matches_training_and_writes_confusion_png(tmp_path):
     assert flipped.top1 != pytest.approx(ev.top1) or flipped.loss != pytest.approx(ev.loss)
 
 
-def test_eval_command_prints_metrics(tmp_path):
-    run = train(tiny(tmp_path, epochs=1)).run_dir
+def test_eval_command_prints_metrics(one_epoch_run):
+    run = one_epoch_run.run_dir
     out = subprocess.run([sys.executable, "-m", "reslab", "eval", "--checkpoint", str(run)], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr

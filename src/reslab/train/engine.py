@@ -87,6 +87,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
         device = torch.device("cuda", env.local_rank)
         torch.cuda.set_device(device)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
@@ -254,6 +255,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
         return _finish(run_dir, metrics, cfg.epochs, None, unreadable, t0, log, env)
     finally:
         stop.restore()
+        torch.use_deterministic_algorithms(was_deterministic)  # a library call leaves global state as it found it
         distributed.barrier(env)
 
 

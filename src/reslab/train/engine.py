@@ -1,9 +1,11 @@
 """The training loop, top to bottom: data, model, optimiser, then epochs of steps, evaluation and checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -270,8 +272,6 @@ def _resolve(config, overrides) -> TrainConfig:
         config = TrainConfig.from_dict({**config, **overrides})
     if config.resume:
         saved = TrainConfig.load(Path(config.resume) / "config.json")
-        import dataclasses
-
         # a resumed run keeps its settings; only how to execute (and when to stop) may change
         keep = {k: getattr(config, k) for k in ("device", "workers", "progress", "stop_after_steps")}
         config = dataclasses.replace(saved, resume=config.resume, output=config.resume, **keep)
@@ -296,7 +296,7 @@ class _StopRequest:
     def __init__(self):
         self.signum = None
         self.previous = {}
-        if __import__("threading").current_thread() is __import__("threading").main_thread():
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, self._handle)
 

@@ -1,5 +1,6 @@
 """Design choices compose: every combination of stem x shortcut x block x 3x3 x attention x stride placement x
-drop-path x pre-activation either builds (and trains one step) or is refused naming the conflicting fields."""
+drop-path x pre-activation either builds (and trains one step) or is refused naming the conflicting fields.
+Blocks may differ by stage (TResNet's basic-then-bottleneck), so a mixed body is one more block choice."""
 import itertools
 import random
 
@@ -9,9 +10,9 @@ import torch
 from reslab import ResNetSpec, SpecError, build
 
 AXES = {
-    "stem": ("conv7", "deep", "cifar"),
+    "stem": ("conv7", "deep", "cifar", "space_to_depth"),
     "shortcut": ("projection", "avgpool", "zeropad"),
-    "block": ("basic", "bottleneck"),
+    "block": ("basic", "bottleneck", ("basic", "bottleneck")),
     "conv3x3": ("standard", "separable", "res2", "selective_kernel", "split_attention"),
     "attention": ("none", "se", "eca", "cbam"),
     "stride_on": ("1x1", "3x3", "pool_before_3x3", "pool_after_3x3"),
@@ -22,9 +23,11 @@ TINY = dict(depths=(1, 1), widths=(8, 16), strides=(1, 2), stem_width=8, stem_ch
             input_size=32)
 
 
+EXPANSION = {"basic": 1, "bottleneck": 4, ("basic", "bottleneck"): (1, 4)}
+
+
 def _spec(combo: dict) -> ResNetSpec:
-    expansion = 1 if combo["block"] == "basic" else 4
-    return ResNetSpec(**TINY, expansion=expansion, **combo)
+    return ResNetSpec(**TINY, expansion=EXPANSION[combo["block"]], **combo)
 
 
 def _all_combos():
@@ -55,7 +58,8 @@ def _valid_sample(n: int, seed: int = 0):
     return random.Random(seed).sample(valid, n)
 
 
-@pytest.mark.parametrize("combo", _valid_sample(96), ids=lambda c: "-".join(str(v) for v in c.values()))
+@pytest.mark.parametrize("combo", _valid_sample(96), ids=lambda c: "-".join("+".join(v) if isinstance(v, tuple) else str(v)
+                                                                 for v in c.values()))
 def test_valid_combination_builds_and_trains_one_step(combo):
     model = build(_spec(combo)).train()
     x = torch.randn(2, 3, 32, 32)

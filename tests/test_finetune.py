@@ -101,12 +101,16 @@ def test_inserted_gate_is_trainable():
     assert model.layer4[0].se.fc2.weight.grad.abs().sum() > 0
 
 
-def test_attention_in_some_stages_is_recorded_beside_the_spec():
-    model = tiny()
+def test_attention_in_some_stages_is_written_into_the_spec_per_stage():
+    model = tiny().eval()
+    x = torch.randn(2, 3, 32, 32)
     insert_attention(model, "eca", stages=[3, 4])
-    assert model.spec.attention == "none" and model.inserted_attention == {3: "eca", 4: "eca"}
+    assert model.spec.attention == ("none", "none", "eca", "eca")
+    rebuilt = reslab.build(model.spec).eval()
+    rebuilt.load_state_dict(model.state_dict())  # the per-stage spec describes the modules exactly
+    assert torch.equal(rebuilt(x), model(x))
     insert_attention(model, "eca", stages=[1, 2])
-    assert model.spec.attention == "eca" and model.inserted_attention == {}
+    assert model.spec.attention == "eca"
 
 
 def test_insert_attention_rejects_unknown_kind_stage_and_existing_attention():

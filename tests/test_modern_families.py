@@ -1,6 +1,8 @@
 """Every modern preset that timm ships is exactly timm's model (oracle: timm 1.0.29): its random weights load
 through the public API, give the same logits and export back (one preset per block/stem/stride code path); the
 rest have timm's keys, shapes and parameter count."""
+import re
+
 import pytest
 import torch
 
@@ -12,7 +14,7 @@ from reslab.weights import detect_layout
 # one preset per distinct code path runs the full forward comparison; the others share that path and are
 # checked structurally (same keys, shapes and parameter count, built on the meta device) to fit the time budget
 FORWARD = ["resnest14d", "resnest50d_4s2x40d", "resnest50d_1s4x24d", "res2net50_48w_2s", "res2next50", "res2net50d",
-           "skresnet18", "skresnext50_32x4d", "resnetaa50d", "resnetblur50", "resnetrs50"]
+           "skresnet18", "skresnext50_32x4d", "resnetaa50d", "resnetblur50", "resnetrs50", "tresnet_m", "tresnet_v2_l"]
 
 
 def _with_oracle(names):
@@ -101,7 +103,7 @@ def test_cli_lists_describes_and_diffs_the_modern_presets(capsys):
     assert "resnest50d" in out and "ResNeSt" in out
     assert main(["info", "res2net50_26w_4s", "--input-size", "64"]) == 0
     out = capsys.readouterr().out
-    assert "conv3x3            res2" in out and "scale              4" in out
+    assert re.search(r"\n  conv3x3 +res2\n", out) and re.search(r"\n  scale +4\n", out)
     assert main(["diff", "resnet50d", "resnest50d"]) == 0
     out = capsys.readouterr().out
     changed = [l.split()[0] for l in out.splitlines()[2:] if l.strip() and not l.startswith(("parameters", "GMACs"))]
@@ -118,3 +120,24 @@ def test_every_modern_and_regnet_spec_round_trips_through_json():
     for name in REGISTERED + REGNETS:
         spec = reslab.get_spec(name)
         assert reslab.from_dict(json.loads(spec.to_json())) == spec, name
+
+
+def test_space_to_depth_moves_each_pixel_of_a_block_into_its_own_channel_group():
+    from reslab.layers import SpaceToDepth
+
+    x = torch.randn(2, 3, 8, 12)
+    y = SpaceToDepth(4)(x)
+    assert y.shape == (2, 48, 2, 3)
+    for i, j, c in [(0, 0, 0), (1, 2, 1), (3, 3, 2)]:  # channel (i*4 + j)*C + c holds pixel (i, j) of each block
+        assert torch.equal(y[:, (i * 4 + j) * 3 + c], x[:, c, i::4, j::4])
+
+
+def test_tresnet_mixes_basic_and_bottleneck_stages_with_se_only_where_the_paper_puts_it():
+    model = reslab.create_model("tresnet_m")
+    kinds = [type(stage[0]).__name__ for stage in model.stages]
+    assert kinds == ["BasicBlock", "BasicBlock", "Bottleneck", "Bottleneck"]
+    assert [type(stage[0].se).__name__ for stage in model.stages] == ["SqueezeExcite"] * 3 + ["Identity"]
+    # SE sits after the 3x3 of a bottleneck, 1/8 of the block output wide but never below 64
+    assert model.layer3[0].se.fc1.weight.shape[:2] == (1024 // 8, 256)
+    assert model.layer1[0].se.fc1.weight.shape[:2] == (64, 64)
+    assert reslab.get_preset("tresnet_m").preprocessing.std == (1.0, 1.0, 1.0)

@@ -8,9 +8,17 @@ import reslab
 from reslab.spec import ResNetSpec, SpecError, from_dict, spec_diff
 
 
-def test_spec_round_trips_through_json():
-    spec = reslab.get_spec("seresnext50_32x4d").replace(drop_path_rate=0.1)
+@pytest.mark.parametrize("name", ["seresnext50_32x4d", "tresnet_m"])
+def test_spec_round_trips_through_json(name):
+    spec = reslab.get_spec(name).replace(drop_path_rate=0.1)
     assert from_dict(json.loads(spec.to_json())) == spec
+
+
+def test_per_stage_fields_read_one_value_per_stage():
+    spec = reslab.get_spec("tresnet_m")
+    assert spec.stage_values("block") == ("basic", "basic", "bottleneck", "bottleneck")
+    assert spec.stage_channels == (64, 128, 1024, 2048)
+    assert reslab.get_spec("resnet50").stage_values("attention") == ("none",) * 4
 
 
 def test_resnet50d_is_resnet50_plus_stem_and_shortcut():
@@ -31,6 +39,13 @@ def test_resnet50a_differs_from_resnet50_only_in_stride_placement():
     ({"block": "basic", "expansion": 1, "groups": 32}, "groups"),
     ({"block": "basic", "expansion": 1, "stride_on": "1x1"}, "stride_on"),
     ({"conv3x3": "separable", "groups": 32, "base_width": 4}, "groups"),
+    ({"block": ("basic", "bottleneck")}, "block has 2 entries"),
+    ({"attention": ("se", "none", "eca", "gc")}, "attention='gc'"),
+    ({"expansion": (1, 1, 4, 0)}, "expansion"),
+    ({"block": ("basic", "basic", "bottleneck", "bottleneck"), "conv3x3": "res2"}, "stage 1 is basic"),
+    ({"attention": ("se", "se", "none", "none"), "attention_position": "3x3",
+      "block": ("basic", "basic", "bottleneck", "bottleneck")}, "attention_position"),
+    ({"attention_min_channels": 0}, "attention_min_channels"),
 ])
 def test_invalid_spec_names_the_field(changes, field):
     with pytest.raises(SpecError, match=field):

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from .errors import ReslabError
-from .spec import SpecError
+from .spec import PER_STAGE, SpecError
 
 # modules that add their own sub-commands through `add_commands(subparsers)`
 COMMAND_MODULES = ["reslab.zoo_cli", "reslab.bench_cli", "reslab.evolution_cli", "reslab.apps_cli",
@@ -38,20 +38,25 @@ def parse_overrides(tokens: list[str], spec) -> dict:
 
 
 def _coerce(name: str, value: str, current):
+    """`value` typed like `current`; comma-separated for tuples and for fields that take one value per stage."""
+    if isinstance(current, tuple) or (name in PER_STAGE and "," in value):
+        sample = current[0] if isinstance(current, tuple) else current
+        return tuple(_scalar(name, v.strip(), sample, "comma-separated ") for v in value.split(",") if v.strip())
+    return _scalar(name, value, current)
+
+
+def _scalar(name: str, value: str, current, many: str = ""):
     try:
         if isinstance(current, bool):
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError
             return value.lower() in ("true", "1", "yes")
-        if isinstance(current, tuple):
-            return tuple(int(v) for v in value.split(",") if v.strip())
         if isinstance(current, int):
             return int(value)
         if isinstance(current, float):
             return float(value)
     except ValueError:
-        kind = "comma-separated integers" if isinstance(current, tuple) else type(current).__name__
-        raise SpecError(f"{name}={value!r}: expected {kind}") from None
+        raise SpecError(f"{name}={value!r}: expected {many}{type(current).__name__} values") from None
     return value
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ReslabError
-from .layers import make_attention
+from .layers import make_attention, reduced_channels
 
 
 class FinetuneError(ReslabError, ValueError):
@@ -125,9 +125,8 @@ def insert_attention(model: nn.Module, kind: str = "se", stages: tuple[int, ...]
 
     The gate's last layer starts at zero so it multiplies by a constant (1/2, or 1/4 for CBAM's two gates); the
     branch's last norm (or conv, pre-activation) is scaled by the inverse, a power of two, so the block computes
-    exactly what it did. The modules are those `build(spec.replace(attention=kind))` creates, so with every stage
-    chosen `model.spec` becomes that spec and checkpoints reload; for some stages only, the spec (one attention
-    for all stages) cannot say it, and `model.inserted_attention` records {stage: kind}.
+    exactly what it did. The gates are those `build` creates for the new spec (attention per stage), which
+    `model.spec` becomes, so `reslab diff` shows the change and checkpoints reload.
     """
     if kind not in GATE_AT_INIT:
         raise FinetuneError(f"attention kind {kind!r}: choose one of {sorted(GATE_AT_INIT)}")
@@ -139,27 +138,29 @@ def insert_attention(model: nn.Module, kind: str = "se", stages: tuple[int, ...]
     bad = [s for s in stages if s not in all_stages]
     if bad:
         raise FinetuneError(f"stage(s) {bad} do not exist; this model has stages {all_stages}")
-    if spec.attention != "none":
-        raise FinetuneError(f"this model already has attention={spec.attention!r} in every block")
-    taken = sorted(set(stages) & set(getattr(model, "inserted_attention", {})))
+    current = list(spec.stage_values("attention"))
+    taken = [s for s in stages if current[s - 1] != "none"]
     if taken:
-        raise FinetuneError(f"stage(s) {taken} already have inserted attention")
+        raise FinetuneError(f"stage(s) {taken} already have attention ({spec.attention!r}); choose stages without")
+    if any(a != "none" for a in current) and (spec.attention_position, spec.attention_base) != ("output", "gated"):
+        raise FinetuneError(f"this model's gates sit at attention_position={spec.attention_position!r} with "
+                            f"attention_base={spec.attention_base!r}; inserted ones would sit on block outputs, "
+                            "which one spec cannot describe beside them")
     for s in stages:
+        current[s - 1] = kind
         for block in model.stages[s - 1]:
-            block.se = _identity_gate(kind, block.branch_end(), spec)
-    recorded = {**getattr(model, "inserted_attention", {}), **{s: kind for s in stages}}
-    if sorted(recorded) == all_stages and len(set(recorded.values())) == 1:
-        model.spec = spec.replace(attention=kind)
-        model.inserted_attention = {}
-    else:
-        model.inserted_attention = recorded
+            block.se = _identity_gate(kind, block.branch_end(), spec, s - 1)
+    attention = current[0] if len(set(current)) == 1 else tuple(current)
+    model.spec = spec.replace(attention=attention, attention_position="output", attention_base="gated")
     return model
 
 
 @torch.no_grad()
-def _identity_gate(kind: str, branch_end: nn.Module, spec) -> nn.Module:
+def _identity_gate(kind: str, branch_end: nn.Module, spec, stage: int) -> nn.Module:
     channels = branch_end.weight.shape[0]
-    gate = make_attention(kind, channels, spec.attention_ratio, spec.attention_divisor, spec.act)
+    hidden = reduced_channels(channels, spec.at("attention_ratio", stage), spec.attention_divisor,
+                              spec.attention_min_channels)
+    gate = make_attention(kind, channels, hidden)
     last = {"se": lambda g: [g.fc2], "eca": lambda g: [g.conv], "cbam": lambda g: [g.channel[-1], g.spatial[0]]}
     for layer in last[kind](gate):
         nn.init.zeros_(layer.weight)

@@ -59,5 +59,6 @@ def regnet_spec(depth: int, w0: float, wa: float, wm: float, group_width: int, s
                 stem="conv3", stem_channels=stem_width, stem_pool="none")
     if se_ratio:
         # RegNetY's SE sits after the 3x3, its width a fraction of the block input (Sec. 5, "SE")
-        base.update(attention="se", attention_ratio=se_ratio, attention_divisor=1, attention_position="3x3")
+        base.update(attention="se", attention_ratio=se_ratio, attention_divisor=1, attention_position="3x3",
+                    attention_base="block_input")
     return ResNetSpec(**{**base, **fields})

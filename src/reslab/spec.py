@@ -20,7 +20,7 @@ class SpecError(ReslabError, ValueError):
 # Allowed values of the string-valued fields; the builder has one code path for each.
 CHOICES: dict[str, tuple[str, ...]] = {
     "block": ("basic", "bottleneck"),
-    "stem": ("conv7", "deep", "cifar", "conv3"),
+    "stem": ("conv7", "deep", "cifar", "conv3", "space_to_depth"),
     "stem_pool": ("max", "max_ceil", "none", "conv", "avg2", "max_blur"),
     "shortcut": ("projection", "avgpool", "zeropad"),
     "stride_on": ("1x1", "3x3", "pool_before_3x3", "pool_after_3x3"),
@@ -28,8 +28,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "conv3x3": ("standard", "separable", "res2", "selective_kernel", "split_attention"),
     "attention": ("none", "se", "eca", "cbam"),
     "attention_position": ("output", "3x3"),
-    "act": ("relu", "leaky_relu", "silu", "gelu"),
+    "attention_base": ("gated", "block_input", "block_output"),
+    "act": ("relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
+    "stem_act": ("", "relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
+    "residual_act": ("", "relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
 }
+# fields that take one value for every stage or a tuple with one value per stage (TResNet mixes block types,
+# RegNet group widths vary by stage, attention can sit in some stages only)
+PER_STAGE = ("block", "expansion", "group_width", "attention", "attention_ratio")
 
 
 @dataclass(frozen=True)
@@ -37,14 +43,16 @@ class ResNetSpec:
     """Every field of a ResNet-family network. Defaults are torchvision's/timm's ResNet-50."""
 
     # body
-    block: str = "bottleneck"  # basic (two 3x3) or bottleneck (1x1-3x3-1x1)
+    block: str | tuple[str, ...] = "bottleneck"  # basic (two 3x3) or bottleneck (1x1-3x3-1x1)
     depths: tuple[int, ...] = (3, 4, 6, 3)  # blocks per stage
     widths: tuple[int, ...] = (64, 128, 256, 512)  # per-stage "planes"; stage output = width * expansion
-    expansion: int = 4  # output channels / planes (1 for basic blocks)
+    expansion: int | tuple[int, ...] = 4  # output channels / planes (1 for basic blocks)
     strides: tuple[int, ...] = (1, 2, 2, 2)  # first-block stride of each stage
     preact: bool = False  # BN-ReLU-conv order of He et al. 2016 (Identity Mappings)
     # stem
-    stem: str = "conv7"  # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1; conv3: one 3x3/2 (RegNet)
+    # conv7: 7x7/2; deep: three 3x3 (ResNet-C); cifar: one 3x3/1; conv3: one 3x3/2 (RegNet);
+    # space_to_depth: 4x4 pixel blocks folded into channels, then one 3x3/1 (TResNet)
+    stem: str = "conv7"
     stem_width: int = 32  # inner width of the deep stem
     stem_channels: int = 64  # stem output channels
     # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none; conv: 3x3/2 conv-BN-act
@@ -71,17 +79,23 @@ class ResNetSpec:
     # cardinality. When set, the bottleneck is planes * base_width / 64 wide and groups = width / group_width.
     group_width: int | tuple[int, ...] = 0
     # attention on the residual branch, before the addition
-    attention: str = "none"
-    # output: on the block's output (SENet); 3x3: right after the 3x3, with the reduction taken relative to the
-    # block's input channels (RegNetY, Radosavovic et al. 2020 Sec. 5)
+    attention: str | tuple[str, ...] = "none"
+    # output: on the block's output (SENet); 3x3: right after the 3x3 of a bottleneck (RegNetY, TResNet); a basic
+    # block ends on its 3x3, so there both mean the branch output
     attention_position: str = "output"
-    attention_ratio: float = 1 / 16  # reduction of SE / CBAM channel MLPs
+    attention_ratio: float | tuple[float, ...] = 1 / 16  # reduction of SE / CBAM channel MLPs
+    # the channels the reduction applies to: the gated ones (SENet), the block's input (RegNetY, Radosavovic et al.
+    # 2020 Sec. 5) or the block's output (TResNet)
+    attention_base: str = "gated"
     attention_divisor: int = 8  # reduced channels are rounded to a multiple of this (1 = plain floor)
+    attention_min_channels: int = 1  # ... and never fewer than this (TResNet: 64)
     # regularisation and init
     drop_path_rate: float = 0.0  # stochastic depth, rising linearly to this over the blocks
     drop_rate: float = 0.0  # dropout before the classifier
     zero_init_last: bool = False  # zero the last norm of each branch (Goyal et al. 2017; Bag of Tricks)
     act: str = "relu"
+    stem_act: str = ""  # activation of the stem ("" = act)
+    residual_act: str = ""  # activation after the residual addition ("" = act; TResNet: relu after leaky branches)
     # head and input
     num_classes: int = 1000
     in_chans: int = 3
@@ -91,7 +105,7 @@ class ResNetSpec:
     output_stride: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("depths", "widths", "strides", "group_width"):
+        for name in ("depths", "widths", "strides") + PER_STAGE:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -102,9 +116,17 @@ class ResNetSpec:
     def num_stages(self) -> int:
         return len(self.depths)
 
+    def at(self, name: str, stage: int):
+        """The value of a PER_STAGE field in `stage` (0-based)."""
+        value = getattr(self, name)
+        return value[stage] if isinstance(value, tuple) else value
+
+    def stage_values(self, name: str) -> tuple:
+        return tuple(self.at(name, s) for s in range(self.num_stages))
+
     @property
     def stage_channels(self) -> tuple[int, ...]:
-        return tuple(w * self.expansion for w in self.widths)
+        return tuple(w * self.at("expansion", s) for s, w in enumerate(self.widths))
 
     @property
     def num_features(self) -> int:
@@ -112,7 +134,7 @@ class ResNetSpec:
 
     @property
     def stem_stride(self) -> int:
-        conv = 1 if self.stem == "cifar" else 2
+        conv = {"cifar": 1, "space_to_depth": 4}.get(self.stem, 2)
         return conv * (1 if self.stem_pool == "none" else 2)
 
     def stage_strides_and_dilations(self) -> tuple[tuple[int, int], ...]:
@@ -128,19 +150,15 @@ class ResNetSpec:
             dilations[i] = dilation
         return tuple(zip(strides, dilations))
 
-    def stage_group_width(self, stage: int) -> int:
-        gw = self.group_width
-        return gw[stage] if isinstance(gw, tuple) else gw
-
     def groups_at(self, stage: int) -> int:
         """Groups of the 3x3 in `stage`: the cardinality, or the bottleneck width over the group width."""
-        gw = self.stage_group_width(stage)
+        gw = self.at("group_width", stage)
         return self.bottleneck_width(self.widths[stage], stage) // gw if gw else self.groups
 
     def bottleneck_width(self, planes: int, stage: int = 0) -> int:
         """Channels of the grouped 3x3 in a bottleneck (ResNeXt Eq. 4 / Wide ResNet / RegNet's b = base_width/64)."""
         per_group = int(planes * (self.base_width / 64))
-        return per_group if self.stage_group_width(stage) else per_group * self.groups
+        return per_group if self.at("group_width", stage) else per_group * self.groups
 
     # --- data ---------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "ResNetSpec":
@@ -159,61 +177,65 @@ class ResNetSpec:
 
 def validate(spec: ResNetSpec) -> None:
     """Raise SpecError naming the field(s) that make `spec` unbuildable."""
-    for name, allowed in CHOICES.items():
-        if getattr(spec, name) not in allowed:
-            raise SpecError(f"{name}={getattr(spec, name)!r} is not one of {list(allowed)}")
     n = len(spec.depths)
     if n == 0:
         raise SpecError("depths is empty: a network needs at least one stage")
-    for name in ("widths", "strides"):
-        if len(getattr(spec, name)) != n:
-            raise SpecError(
-                f"{name} has {len(getattr(spec, name))} entries but depths has {n}: "
-                f"give one {name[:-1]} per stage"
-            )
+    for name in ("widths", "strides") + PER_STAGE:
+        value = getattr(spec, name)
+        if isinstance(value, tuple) and len(value) != n:
+            raise SpecError(f"{name} has {len(value)} entries but depths has {n}: give one per stage"
+                            + ("" if name in ("widths", "strides") else ", or one value for all"))
+    for name, allowed in CHOICES.items():
+        values = spec.stage_values(name) if name in PER_STAGE else (getattr(spec, name),)
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise SpecError(f"{name}={bad[0]!r} is not one of {list(allowed)}")
     for name in ("depths", "widths", "strides"):
         bad = [v for v in getattr(spec, name) if not isinstance(v, int) or v < 1]
         if bad:
             raise SpecError(f"{name} must be positive integers, got {list(getattr(spec, name))}")
-    for name in ("expansion", "stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans",
-                 "input_size", "attention_divisor", "scale", "radix", "select_divisor", "output_stride"):
+    for name in ("stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans", "input_size",
+                 "attention_divisor", "attention_min_channels", "scale", "radix", "select_divisor", "output_stride"):
         value = getattr(spec, name)
         if not isinstance(value, int) or value < 1:
             raise SpecError(f"{name} must be a positive integer, got {value!r}")
+    if any(not isinstance(e, int) or e < 1 for e in spec.stage_values("expansion")):
+        raise SpecError(f"expansion must be a positive integer (or one per stage), got {spec.expansion!r}")
     for name in ("drop_path_rate", "drop_rate"):
         if not 0.0 <= getattr(spec, name) < 1.0:
             raise SpecError(f"{name} must be in [0, 1), got {getattr(spec, name)}")
-    for name in ("attention_ratio", "select_ratio"):
-        if not 0.0 < getattr(spec, name) <= 1.0:
+    for name, values in (("attention_ratio", spec.stage_values("attention_ratio")),
+                         ("select_ratio", (spec.select_ratio,))):
+        if not all(0.0 < v <= 1.0 for v in values):
             raise SpecError(f"{name} must be in (0, 1], got {getattr(spec, name)}")
-    if spec.block == "basic":
+    basic = [s + 1 for s, b in enumerate(spec.stage_values("block")) if b == "basic"]
+    if basic:
         if spec.groups != 1 or spec.base_width != 64:
-            raise SpecError("block='basic' supports only groups=1 and base_width=64; use block='bottleneck' "
-                            f"for grouped or wide convolutions (got groups={spec.groups}, base_width={spec.base_width})")
-        if spec.stride_on != "3x3":
-            raise SpecError("stride_on='1x1' needs block='bottleneck': a basic block has no 1x1 convolution")
+            raise SpecError(f"block='basic' (stage {basic[0]}) supports only groups=1 and base_width=64; use "
+                            f"block='bottleneck' for grouped or wide convolutions (got groups={spec.groups}, "
+                            f"base_width={spec.base_width})")
+        if spec.stride_on == "1x1":
+            raise SpecError(f"stride_on='1x1' needs block='bottleneck': the basic block of stage {basic[0]} has no "
+                            "1x1 convolution")
     if spec.shortcut == "zeropad":
         ins = (spec.stem_channels,) + spec.stage_channels[:-1]
         shrink = [i for i, (a, b) in enumerate(zip(ins, spec.stage_channels)) if b < a]
         if shrink:
             raise SpecError(f"shortcut='zeropad' cannot reduce channels (stage {shrink[0] + 1}); "
                             "use shortcut='projection'")
-    _validate_block_options(spec)
+    _validate_block_options(spec, basic)
     if spec.groups > 1 and spec.conv3x3 == "separable":
         raise SpecError("conv3x3='separable' is already depthwise: set groups=1 (got groups="
                         f"{spec.groups})")
-    _validate_group_width(spec)
-    if spec.block == "bottleneck":
-        for stage, w in enumerate(spec.widths):
-            if spec.bottleneck_width(w, stage) % spec.groups_at(stage):
-                raise SpecError(f"bottleneck width {spec.bottleneck_width(w, stage)} of stage {stage + 1} is not "
-                                f"divisible by groups={spec.groups}, group_width={spec.group_width}")
+    _validate_group_width(spec, basic)
+    for stage, w in enumerate(spec.widths):
+        if stage + 1 not in basic and spec.bottleneck_width(w, stage) % spec.groups_at(stage):
+            raise SpecError(f"bottleneck width {spec.bottleneck_width(w, stage)} of stage {stage + 1} is not "
+                            f"divisible by groups={spec.groups}, group_width={spec.group_width}")
 
 
-def _validate_group_width(spec: ResNetSpec) -> None:
-    gws = spec.group_width if isinstance(spec.group_width, tuple) else (spec.group_width,)
-    if isinstance(spec.group_width, tuple) and len(gws) != spec.num_stages:
-        raise SpecError(f"group_width has {len(gws)} entries but depths has {spec.num_stages}: give one per stage")
+def _validate_group_width(spec: ResNetSpec, basic: list[int]) -> None:
+    gws = spec.stage_values("group_width")
     if any(not isinstance(g, int) or g < 0 for g in gws):
         raise SpecError(f"group_width must be non-negative integers, got {spec.group_width}")
     if any(gws) and not all(gws):
@@ -221,11 +243,12 @@ def _validate_group_width(spec: ResNetSpec) -> None:
     if any(gws) and spec.groups != 1:
         raise SpecError(f"group_width={spec.group_width} and groups={spec.groups} both set the 3x3's groups: "
                         "use one of them")
-    if any(gws) and spec.block != "bottleneck":
-        raise SpecError(f"group_width={spec.group_width} needs block='bottleneck': basic blocks are not grouped")
+    if any(gws) and basic:
+        raise SpecError(f"group_width={spec.group_width} needs block='bottleneck': the basic blocks of stage "
+                        f"{basic[0]} are not grouped")
 
 
-def _validate_block_options(spec: ResNetSpec) -> None:
+def _validate_block_options(spec: ResNetSpec, basic: list[int]) -> None:
     """Fields that only mean something for some block choices, and the choices that exclude each other."""
     defaults = ResNetSpec.__dataclass_fields__
     unused = []
@@ -243,16 +266,20 @@ def _validate_block_options(spec: ResNetSpec) -> None:
         name, needs = unused[0]
         raise SpecError(f"{name}={getattr(spec, name)!r} has no effect with conv3x3={spec.conv3x3!r}, "
                         f"stride_on={spec.stride_on!r}: it needs {needs}")
-    if spec.attention_position == "3x3" and (spec.block != "bottleneck" or spec.attention == "none"):
-        raise SpecError(f"attention_position='3x3' needs block='bottleneck' and an attention (got "
+    attended = [b for b, a in zip(spec.stage_values("block"), spec.stage_values("attention")) if a != "none"]
+    if spec.attention_position == "3x3" and "bottleneck" not in attended:
+        raise SpecError(f"attention_position='3x3' needs attention in a stage of bottleneck blocks (got "
                         f"block={spec.block!r}, attention={spec.attention!r})")
-    if spec.conv3x3 == "res2" and spec.block != "bottleneck":
-        raise SpecError("conv3x3='res2' needs block='bottleneck': Res2Net splits the 1x1-reduced channels")
+    if spec.conv3x3 == "res2" and basic:
+        raise SpecError(f"conv3x3='res2' needs block='bottleneck' (stage {basic[0]} is basic): Res2Net splits the "
+                        "1x1-reduced channels")
     if spec.conv3x3 == "selective_kernel" and spec.radix < 2:
         raise SpecError(f"conv3x3='selective_kernel' needs radix >= 2 paths to select from (got radix={spec.radix})")
     if spec.split_input:
-        inputs = [spec.bottleneck_width(w) for w in spec.widths] if spec.block == "bottleneck" else \
-            [spec.stem_channels, *spec.stage_channels]
+        # a basic block's first 3x3 sees the previous stage's channels, then its own stage's
+        ins = (spec.stem_channels,) + spec.stage_channels
+        inputs = [c for s, w in enumerate(spec.widths)
+                  for c in ((ins[s], ins[s + 1]) if s + 1 in basic else (spec.bottleneck_width(w, s),))]
         if any(c % spec.radix for c in inputs):
             raise SpecError(f"split_input=True needs the selective-kernel inputs {inputs} divisible by "
                             f"radix={spec.radix}")

@@ -73,6 +73,11 @@ def _chain(*fns: Callable[[str], str]) -> Callable[[str], str]:
     return run
 
 
+def _plain(spec) -> bool:
+    """Specs whose keys are ResLab's own in timm's and torchvision's plain ResNet layout."""
+    return not spec.preact and spec.stem != "space_to_depth"
+
+
 # family -> foreign layouts; timm and torchvision share the plain ResNet layout, which is ResLab's own.
 LAYOUTS: dict[str, list[Layout]] = {"resnet": [
     # timm's ResNetV2: pre-activation blocks in stages.i.blocks.j with norm1..3 before each conv
@@ -101,9 +106,9 @@ LAYOUTS: dict[str, list[Layout]] = {"resnet": [
         applies_to=lambda spec: not spec.preact and spec.stem_pool == "max_ceil",
     ),
     Layout("torchvision", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
-           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=lambda spec: not spec.preact),
+           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=_plain),
     Layout("timm", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
-           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=lambda spec: not spec.preact),
+           to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=_plain),
 ]}
 # DenseNet: timm 1.0.29 and torchvision share one layout (features.denseblockN..., classifier), which is ResLab's
 LAYOUTS["densenet"] = [
@@ -349,4 +354,21 @@ LAYOUTS["resnet"][:0] = [
                                        (r"\.bn1\.", ".f.a.1."), (r"\.conv2\.", ".f.b.0."), (r"\.bn2\.", ".f.b.1."),
                                        (r"\.conv3\.", ".f.c.0."), (r"\.bn3\.", ".f.c.1."), (r"\.se\.", ".f.se.")])),
            applies_to=_is_regnet),
+]
+
+# TResNet (timm): everything under body., the space-to-depth stem in body.conv1, ConvNormAct convolutions, and
+# a shortcut of (pool, ConvNormAct), without the pool in the unstrided first stage (ResLab keeps an Identity there)
+LAYOUTS["resnet"][:0] = [
+    Layout("timm", detect=lambda keys: "body.conv1.conv.weight" in keys,
+           to_reslab=_rename([(r"^body\.conv1\.conv\.", "conv1.1."), (r"^body\.conv1\.bn\.", "bn1."), (r"^body\.", ""),
+                              (r"\.downsample\.[01]\.conv\.", ".downsample.1."), (r"\.downsample\.[01]\.bn\.", ".downsample.2."),
+                              (r"\.conv(\d)\.conv\.", r".conv\1."), (r"\.conv(\d)\.bn\.", r".bn\1."),
+                              (r"^head\.fc\.", "fc.")]),
+           from_reslab=_rename([(r"^conv1\.1\.", "body.conv1.conv."), (r"^bn1\.", "body.conv1.bn."),
+                                (r"^layer1\.(\d+)\.downsample\.1\.", r"body.layer1.\1.downsample.0.conv."),
+                                (r"^layer1\.(\d+)\.downsample\.2\.", r"body.layer1.\1.downsample.0.bn."),
+                                (r"^layer", "body.layer"), (r"\.downsample\.1\.", ".downsample.1.conv."),
+                                (r"\.downsample\.2\.", ".downsample.1.bn."), (r"\.conv(\d)\.weight$", r".conv\1.conv.weight"),
+                                (r"\.bn(\d)\.", r".conv\1.bn."), (r"^fc\.", "head.fc.")]),
+           applies_to=lambda spec: spec.stem == "space_to_depth"),
 ]

@@ -55,8 +55,10 @@ def cmd_info(args) -> int:
     if oracles:
         print(f"same model in: {oracles}")
     print("\nspec:")
-    for key, value in spec.to_dict().items():
-        print(f"  {key:18s} {value}")
+    fields = spec.to_dict()
+    width = max(map(len, fields))
+    for key, value in fields.items():
+        print(f"  {key:{width}s} {_fmt(value)}")
     print("\nstage outputs (C, H, W):")
     for name, shape in stage_shapes(model, size, spec.in_chans):
         print(f"  {name:8s} {shape}")

@@ -9,8 +9,10 @@ from .rounding import make_divisible
 from .selective_kernel import SelectiveKernelConv
 from .separable import SeparableConv2d
 from .shortcut import ZeroPadShortcut, make_shortcut
+from .space_to_depth import SpaceToDepth
 from .split_attention import SplitAttention
 
 __all__ = ["make_act", "make_attention", "reduced_channels", "SqueezeExcite", "EfficientChannelAttention",
            "ConvolutionalBlockAttention", "DropPath", "SeparableConv2d", "ZeroPadShortcut", "make_shortcut",
-           "BlurPool2d", "Res2Conv", "make_divisible", "SelectiveKernelConv", "SplitAttention"]
+           "BlurPool2d", "Res2Conv", "make_divisible", "SelectiveKernelConv", "SplitAttention",
+           "SpaceToDepth"]

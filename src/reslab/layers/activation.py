@@ -3,7 +3,8 @@ from torch import nn
 
 _ACTS = {
     "relu": lambda: nn.ReLU(inplace=True),
-    "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),  # TResNet's slope (Ridnik et al. 2021, Sec. 2)
+    "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),  # PyTorch's default slope (TResNet's stem)
+    "leaky_relu_1e-3": lambda: nn.LeakyReLU(1e-3, inplace=True),  # TResNet's blocks (Ridnik et al. 2021 code)
     "silu": lambda: nn.SiLU(inplace=True),
     "gelu": lambda: nn.GELU(),
 }

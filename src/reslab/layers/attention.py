@@ -4,23 +4,22 @@ import math
 import torch
 from torch import nn
 
-from .activation import make_act
 
 
-def reduced_channels(channels: int, ratio: float, divisor: int) -> int:
-    """Hidden width of a gate's MLP: channels * ratio, rounded to a multiple of `divisor` (at least one)."""
+def reduced_channels(channels: int, ratio: float, divisor: int, minimum: int = 1) -> int:
+    """Hidden width of a gate's MLP: channels * ratio, rounded to a multiple of `divisor`, at least `minimum`."""
     if divisor == 1:
-        return max(1, int(channels * ratio))
-    return max(divisor, int(channels * ratio + divisor / 2) // divisor * divisor)
+        return max(minimum, int(channels * ratio))
+    return max(minimum, divisor, int(channels * ratio + divisor / 2) // divisor * divisor)
 
 
 class SqueezeExcite(nn.Module):
-    """Hu et al. 2018: global average pool -> bottleneck MLP -> sigmoid channel weights."""
+    """Hu et al. 2018: global average pool -> bottleneck MLP (ReLU, Eq. 3) -> sigmoid channel weights."""
 
-    def __init__(self, channels: int, hidden: int, act: str = "relu"):
+    def __init__(self, channels: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Conv2d(channels, hidden, 1)
-        self.act = make_act(act)
+        self.act = nn.ReLU(inplace=True)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,9 +44,10 @@ class EfficientChannelAttention(nn.Module):
 class ConvolutionalBlockAttention(nn.Module):
     """Woo et al. 2018 (CBAM): a channel gate from average- and max-pooled features, then a 7x7 spatial gate."""
 
-    def __init__(self, channels: int, hidden: int, act: str = "relu", kernel_size: int = 7):
+    def __init__(self, channels: int, hidden: int, kernel_size: int = 7):
         super().__init__()
-        self.channel = nn.Sequential(nn.Conv2d(channels, hidden, 1), make_act(act), nn.Conv2d(hidden, channels, 1))
+        self.channel = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(hidden, channels, 1))
         self.spatial = nn.Sequential(
             nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False), nn.BatchNorm2d(1)
         )
@@ -59,16 +59,14 @@ class ConvolutionalBlockAttention(nn.Module):
         return x * self.spatial(s).sigmoid()
 
 
-def make_attention(kind: str, channels: int, ratio: float = 1 / 16, divisor: int = 8, act: str = "relu",
-                   hidden: int | None = None) -> nn.Module:
-    """`hidden` overrides the MLP width otherwise derived from `channels`, `ratio` and `divisor`."""
-    hidden = hidden or reduced_channels(channels, ratio, divisor)
+def make_attention(kind: str, channels: int, hidden: int) -> nn.Module:
+    """A gate on `channels`; SE and CBAM reduce them to `hidden` in their MLP (ECA has none)."""
     if kind == "none":
         return nn.Identity()
     if kind == "se":
-        return SqueezeExcite(channels, hidden, act)
+        return SqueezeExcite(channels, hidden)
     if kind == "eca":
         return EfficientChannelAttention(channels)
     if kind == "cbam":
-        return ConvolutionalBlockAttention(channels, hidden, act)
+        return ConvolutionalBlockAttention(channels, hidden)
     raise ValueError(f"unknown attention {kind!r}; choose none, se, eca or cbam")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, SeparableConv2d, SplitAttention, make_act,
-                      make_attention, make_divisible, make_shortcut, reduced_channels)
+from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, SeparableConv2d, SpaceToDepth,
+                      SplitAttention, make_act, make_attention, make_divisible, make_shortcut, reduced_channels)
 from ..spec import ResNetSpec
 
 # these 3x3 replacements end in their own BatchNorm and activation, so the block adds none after them
@@ -61,13 +61,26 @@ def _norm_or_identity(channels: int, present: bool) -> nn.Module:
     return nn.BatchNorm2d(channels) if present else nn.Identity()
 
 
+def block_attention(spec: ResNetSpec, stage: int, in_channels: int, out_channels: int, gated: int) -> nn.Module:
+    """The attention gate of a block in `stage` on `gated` channels, reduced from `spec.attention_base`'s."""
+    base = {"gated": gated, "block_input": in_channels, "block_output": out_channels}[spec.attention_base]
+    hidden = reduced_channels(base, spec.at("attention_ratio", stage), spec.attention_divisor,
+                              spec.attention_min_channels)
+    return make_attention(spec.at("attention", stage), gated, hidden)
+
+
+def residual_act(spec: ResNetSpec) -> nn.Module:
+    """The activation after the residual addition (none in pre-activation blocks)."""
+    return nn.Identity() if spec.preact else make_act(spec.residual_act or spec.act)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions (He et al. 2015, Fig. 2), post- or pre-activation."""
 
     def __init__(self, spec: ResNetSpec, in_channels: int, planes: int, stride: int, drop_path: float,
                  dilation: tuple[int, int] = (1, 1), stage: int = 0):
         super().__init__()
-        out_channels = planes * spec.expansion
+        out_channels = planes * spec.at("expansion", stage)
         _, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
         self.preact = spec.preact
         # pre-activation normalises the block input; post-activation normalises each conv output
@@ -82,12 +95,12 @@ class BasicBlock(nn.Module):
         second = "separable" if spec.conv3x3 == "separable" else "standard"
         self.conv2 = conv3x3(spec, planes, out_channels, dilation=dilation[1], kind=second)
         self.bn2 = _norm_or_identity(out_channels, not spec.preact)
-        self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor, spec.act)
+        self.se = block_attention(spec, stage, in_channels, out_channels, out_channels)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
-        self.act2 = nn.Identity() if spec.preact else make_act(spec.act)
+        self.act2 = residual_act(spec)
 
     def branch_end(self) -> nn.Module:
         return self.conv2 if self.preact else self.bn2
@@ -108,7 +121,7 @@ class Bottleneck(nn.Module):
         super().__init__()
         # Res2Net widens the reduced channels to `scale` splits of the bottleneck width (Gao et al. 2019, Fig. 2)
         width = spec.bottleneck_width(planes, stage) * (spec.scale if spec.conv3x3 == "res2" else 1)
-        out_channels = planes * spec.expansion
+        out_channels = planes * spec.at("expansion", stage)
         # ResNet-B moves the stride to the 3x3 so the 1x1 does not skip 3/4 of its input (He et al. 2019, 4.1)
         stride_1x1, pool_before, stride_3x3, pool_after = place_stride(spec, stride)
         self.preact = spec.preact
@@ -126,19 +139,13 @@ class Bottleneck(nn.Module):
         self.pool_after = downsample_pool(spec, width, pool_after)
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = _norm_or_identity(out_channels, not spec.preact)
-        if spec.attention_position == "3x3":
-            # RegNetY: SE on the 3x3's output, reduced relative to the block input (Radosavovic et al. 2020, Sec. 5)
-            hidden = reduced_channels(in_channels, spec.attention_ratio, spec.attention_divisor)
-            self.se = make_attention(spec.attention, width, hidden=hidden, act=spec.act)
-        else:
-            self.se = make_attention(spec.attention, out_channels, spec.attention_ratio, spec.attention_divisor,
-                                     spec.act)
         self.se_after_3x3 = spec.attention_position == "3x3"
+        self.se = block_attention(spec, stage, in_channels, out_channels, width if self.se_after_3x3 else out_channels)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
-        self.act3 = nn.Identity() if spec.preact else make_act(spec.act)
+        self.act3 = residual_act(spec)
 
     def branch_end(self) -> nn.Module:
         return self.conv3 if self.preact else self.bn3
@@ -165,13 +172,19 @@ def make_stem_conv(spec: ResNetSpec) -> nn.Module:
         return nn.Conv2d(spec.in_chans, spec.stem_channels, 3, 1, 1, bias=False)
     if spec.stem == "conv3":
         return nn.Conv2d(spec.in_chans, spec.stem_channels, 3, 2, 1, bias=False)
+    if spec.stem == "space_to_depth":
+        return nn.Sequential(SpaceToDepth(4), nn.Conv2d(16 * spec.in_chans, spec.stem_channels, 3, 1, 1, bias=False))
     # ResNet-C: three 3x3 convolutions cost about the same as one 7x7 and see the same field (He et al. 2019, 4.2)
     w = spec.stem_width
     return nn.Sequential(
-        nn.Conv2d(spec.in_chans, w, 3, 2, 1, bias=False), nn.BatchNorm2d(w), make_act(spec.act),
-        nn.Conv2d(w, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), make_act(spec.act),
+        nn.Conv2d(spec.in_chans, w, 3, 2, 1, bias=False), nn.BatchNorm2d(w), stem_act(spec),
+        nn.Conv2d(w, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), stem_act(spec),
         nn.Conv2d(w, spec.stem_channels, 3, 1, 1, bias=False),
     )
+
+
+def stem_act(spec: ResNetSpec) -> nn.Module:
+    return make_act(spec.stem_act or spec.act)
 
 
 def make_stem_pool(spec: ResNetSpec) -> nn.Module:
@@ -183,7 +196,7 @@ def make_stem_pool(spec: ResNetSpec) -> nn.Module:
     if kind == "conv":
         # ResNet-RS replaces the max pool by a learned strided 3x3 (Bello et al. 2021, Sec. 4.1)
         return nn.Sequential(nn.Conv2d(channels, channels, 3, 2, 1, bias=False), nn.BatchNorm2d(channels),
-                             make_act(spec.act))
+                             stem_act(spec))
     if kind == "avg2":
         return nn.AvgPool2d(2)
     if kind == "max_blur":
@@ -201,10 +214,9 @@ class ResNet(nn.Module):
         # pre-activation nets normalise inside the first block, so the stem is a bare convolution
         self.conv1 = make_stem_conv(spec)
         self.bn1 = _norm_or_identity(spec.stem_channels, not spec.preact)
-        self.act1 = nn.Identity() if spec.preact else make_act(spec.act)
+        self.act1 = nn.Identity() if spec.preact else stem_act(spec)
         self.maxpool = make_stem_pool(spec)
 
-        block_cls = BLOCKS[spec.block]
         total, index = sum(spec.depths), 0
         in_channels = spec.stem_channels
         previous_dilation = 1
@@ -215,9 +227,9 @@ class ResNet(nn.Module):
                 rate = spec.drop_path_rate * index / max(total - 1, 1)
                 # a dilated stage's first block still sees the previous scale (as DeepLab and timm do)
                 first_dilation = previous_dilation if b == 0 else dilation
-                blocks.append(block_cls(spec, in_channels, planes, stride if b == 0 else 1, rate,
+                blocks.append(BLOCKS[spec.at("block", s)](spec, in_channels, planes, stride if b == 0 else 1, rate,
                                         (first_dilation, dilation), stage=s))
-                in_channels, index = planes * spec.expansion, index + 1
+                in_channels, index = planes * spec.at("expansion", s), index + 1
             self.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
             previous_dilation = dilation
 

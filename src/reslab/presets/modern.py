@@ -81,3 +81,27 @@ for d, (depths, train_size, test_size, crop, top1) in _RESNET_RS.items():
     add(f"resnetrs{d}", BOTTLENECK.replace(depths=depths, input_size=train_size, **RS), "ResNet-RS", RESNET_RS, 2021,
         f"modern training and scaling: ResNet-D + SE, trained at {train_size} px, evaluated at {test_size} px",
         top1_paper=top1, preprocessing=Preprocessing(input_size=test_size, crop_pct=crop, **BICUBIC))
+
+# --- TResNet: a ResNet redesigned for GPU throughput ---------------------------------------------------------
+TRESNET = "Ridnik et al., TResNet: High Performance GPU-Dedicated Architecture (arXiv:2003.13630)"
+# space-to-depth stem, basic blocks in the two high-resolution stages and bottlenecks after, blur-pooled stride
+# after the 3x3, SE in the first three stages (after the 3x3 in bottlenecks, at least 64 wide), leaky-ReLU
+# branches added into a ReLU; images are fed in [0, 1] without normalisation
+TRESNET_BODY = dict(stem="space_to_depth", stem_pool="none", shortcut="avgpool", stride_on="pool_after_3x3",
+                    downsample_pool="blur", attention=("se", "se", "se", "none"), attention_position="3x3",
+                    attention_base="block_output", attention_divisor=1, attention_min_channels=64,
+                    act="leaky_relu_1e-3", stem_act="leaky_relu", residual_act="relu", zero_init_last=True)
+TRESNET_INPUT = Preprocessing(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+_TRESNET = {"tresnet_m": ((3, 4, 11, 3), 1.0, {"gmacs_paper": 5.5, "top1_paper": 80.8}),
+            "tresnet_l": ((4, 5, 18, 3), 1.2, {"top1_paper": 81.5}),
+            "tresnet_xl": ((4, 5, 24, 3), 1.3, {"top1_paper": 82.0})}
+for name, (depths, width_factor, meta) in _TRESNET.items():
+    planes = int(64 * width_factor)
+    spec = BOTTLENECK.replace(depths=depths, widths=(planes, 2 * planes, 4 * planes, 8 * planes), stem_channels=planes,
+                              block=("basic", "basic", "bottleneck", "bottleneck"), expansion=(1, 1, 4, 4),
+                              attention_ratio=(1 / 4, 1 / 4, 1 / 8, 1 / 8), **TRESNET_BODY)
+    add(name, spec, "TResNet", TRESNET, 2020,
+        "GPU-first design: space-to-depth stem, anti-aliased stride, SE early, basic then bottleneck blocks",
+        preprocessing=TRESNET_INPUT, **meta)
+add("tresnet_v2_l", BOTTLENECK.replace(depths=(3, 4, 23, 3), attention_ratio=1 / 8, **TRESNET_BODY), "TResNet",
+    TRESNET, 2020, "TResNet v2: bottlenecks in every stage", preprocessing=TRESNET_INPUT)

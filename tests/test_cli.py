@@ -55,3 +55,12 @@ def test_python_dash_m_runs_the_cli():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "stride_on" in result.stdout
+
+
+def test_output_cut_short_by_the_reader_ends_quietly():
+    # `reslab info resnet18 | head -0`: the reader has gone before the first line; no traceback, exit 0
+    proc = subprocess.Popen([sys.executable, "-m", "reslab", "info", "resnet18"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in stderr, stderr

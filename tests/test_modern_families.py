@@ -83,12 +83,13 @@ def test_output_stride_trades_late_strides_for_dilation(output_stride, expected)
     assert features.shape[-1] == expected
 
 
-def test_output_stride_matches_timm_dilated_resnet():
+@pytest.mark.parametrize("name, output_stride", [("resnet50", 8), ("resnet50d", 16), ("resnest14d", 8)])
+def test_output_stride_matches_timm_dilated_resnet(name, output_stride):
     import timm
 
-    oracle = timm.create_model("resnet50", pretrained=False, output_stride=8).eval()
+    oracle = timm.create_model(name, pretrained=False, output_stride=output_stride).eval()
     randomize_norm_stats(oracle)
-    model = reslab.build(reslab.get_spec("resnet50").replace(output_stride=8)).eval()
+    model = reslab.build(reslab.get_spec(name).replace(output_stride=output_stride)).eval()
     reslab.load_weights(model, oracle.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

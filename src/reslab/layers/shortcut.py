@@ -17,10 +17,12 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.extra)) if self.extra else x
 
 
-def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int, norm: bool = True) -> nn.Module:
+def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int, norm: bool = True,
+                  dilation: int = 1) -> nn.Module:
     """Identity when the shape is kept, else option A (zeropad), B (projection) or ResNet-D (avgpool).
 
-    `norm=False` drops the BatchNorm after the projection (pre-activation networks).
+    `norm=False` drops the BatchNorm after the projection (pre-activation networks). `dilation` > 1 marks the
+    first block of a stage whose stride became dilation (output_stride < 32).
     """
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
@@ -30,7 +32,14 @@ def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int, n
     conv_stride = stride
     if kind == "avgpool":
         # ResNet-D: a 1x1 conv with stride 2 ignores 3/4 of its input; average first, then project
-        pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
+        if stride > 1:
+            pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
+        elif dilation > 1:
+            # the dilated stage keeps the 2x2 average, at stride 1 with the size kept by one zero row and column
+            # at the far edges, as timm's dilated ResNet-D does, so its checkpoints give the same outputs
+            pool = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.AvgPool2d(2, 1))
+        else:
+            pool = nn.Identity()
         layers.append(pool)
         conv_stride = 1
     elif kind != "projection":

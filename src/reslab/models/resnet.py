@@ -96,7 +96,8 @@ class BasicBlock(nn.Module):
         self.conv2 = conv3x3(spec, planes, out_channels, dilation=dilation[1], kind=second)
         self.bn2 = _norm_or_identity(out_channels, not spec.preact)
         self.se = block_attention(spec, stage, in_channels, out_channels, out_channels)
-        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
+        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
+                                        dilation=dilation[1])
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
@@ -141,7 +142,8 @@ class Bottleneck(nn.Module):
         self.bn3 = _norm_or_identity(out_channels, not spec.preact)
         self.se_after_3x3 = spec.attention_position == "3x3"
         self.se = block_attention(spec, stage, in_channels, out_channels, width if self.se_after_3x3 else out_channels)
-        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact)
+        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
+                                        dilation=dilation[1])
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)

@@ -14,6 +14,12 @@ def test_spec_round_trips_through_json(name):
     assert from_dict(json.loads(spec.to_json())) == spec
 
 
+def test_specs_saved_before_attention_base_existed_still_load():
+    spec = reslab.get_spec("regnety_016")
+    old = {k: v for k, v in spec.to_dict().items() if k != "attention_base"}
+    assert from_dict(old) == spec
+
+
 def test_per_stage_fields_read_one_value_per_stage():
     spec = reslab.get_spec("tresnet_m")
     assert spec.stage_values("block") == ("basic", "basic", "bottleneck", "bottleneck")

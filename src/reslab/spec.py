@@ -299,6 +299,9 @@ def from_dict(data: dict[str, Any]):
     if family not in SPEC_TYPES:
         raise SpecError(f"unknown family {family!r}; known: {sorted(SPEC_TYPES)}")
     cls = SPEC_TYPES[family]
+    if family == "resnet" and data.get("attention_position") == "3x3":
+        # checkpoints written before attention_base existed: a gate after the 3x3 meant RegNetY's block-input base
+        data.setdefault("attention_base", "block_input")
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - valid)
     if unknown:

@@ -76,6 +76,10 @@ def cmd_diff(args) -> int:
 
 
 def _fmt(v) -> str:
+    if v is None:
+        return "-"  # the other family's spec has no such field
+    if v == "":
+        return '""'
     return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
 

@@ -20,7 +20,7 @@ from reslab.registry import list_models  # noqa: E402
 from results_section import RESULTS, replace_section, section  # noqa: E402
 
 MODELS = ["resnet18", "resnet50", "resnet50d", "resnext50_32x4d", "seresnet50", "resnest50d", "regnety_040",
-          "densenet121"]
+          "tresnet_m", "densenet121"]
 
 
 def main() -> int:

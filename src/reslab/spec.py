@@ -17,6 +17,7 @@ class SpecError(ReslabError, ValueError):
     """An invalid spec: the message names the offending field(s) and says why."""
 
 
+ACTIVATIONS = ("relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu")
 # Allowed values of the string-valued fields; the builder has one code path for each.
 CHOICES: dict[str, tuple[str, ...]] = {
     "block": ("basic", "bottleneck"),
@@ -29,9 +30,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "attention": ("none", "se", "eca", "cbam"),
     "attention_position": ("output", "3x3"),
     "attention_base": ("gated", "block_input", "block_output"),
-    "act": ("relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
-    "stem_act": ("", "relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
-    "residual_act": ("", "relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu"),
+    "act": ACTIVATIONS,
+    "stem_act": ("",) + ACTIVATIONS,  # "" = the same as act
+    "residual_act": ("",) + ACTIVATIONS,
 }
 # fields that take one value for every stage or a tuple with one value per stage (TResNet mixes block types,
 # RegNet group widths vary by stage, attention can sit in some stages only)

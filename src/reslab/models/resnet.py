@@ -69,6 +69,13 @@ def block_attention(spec: ResNetSpec, stage: int, in_channels: int, out_channels
     return make_attention(spec.at("attention", stage), gated, hidden)
 
 
+def add_shortcut(branch: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+    """The residual addition, written into the branch output: no block's last op (conv, norm, gate, drop-path)
+    keeps its output for backward, and a fresh activation-sized tensor per block costs time and memory."""
+    branch += shortcut
+    return branch
+
+
 def residual_act(spec: ResNetSpec) -> nn.Module:
     """The activation after the residual addition (none in pre-activation blocks)."""
     return nn.Identity() if spec.preact else make_act(spec.residual_act or spec.act)
@@ -111,7 +118,7 @@ class BasicBlock(nn.Module):
         shortcut = self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(self.pool_before(x_in))))
         out = self.se(self.bn2(self.conv2(self.pool_after(out))))
-        return self.act2(self.drop_path(out) + shortcut)
+        return self.act2(add_shortcut(self.drop_path(out), shortcut))
 
 
 class Bottleneck(nn.Module):
@@ -161,7 +168,7 @@ class Bottleneck(nn.Module):
             out = self.bn3(self.conv3(self.se(out)))
         else:
             out = self.se(self.bn3(self.conv3(out)))
-        return self.act3(self.drop_path(out) + shortcut)
+        return self.act3(add_shortcut(self.drop_path(out), shortcut))
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}

@@ -40,6 +40,8 @@ def paired_rows(reports: list[dict]) -> list[list]:
                     ours["model"], ours["mode"], label, f"{ours['images_per_s']:.1f}",
                     "-" if theirs is None else f"{theirs['images_per_s']:.1f}",
                     "-" if theirs is None else f"{theirs['ratio']:.3f}",
+                    "-" if theirs is None or theirs.get("paired_ratio") is None else
+                    f"{theirs['paired_ratio']:.3f} ({theirs['paired_ratio_q1']:.3f}-{theirs['paired_ratio_q3']:.3f})",
                     f"{ours['latency_ms']:.1f} ({ours['latency_ms_q1']:.1f}-{ours['latency_ms_q3']:.1f})",
                     f"{ours['peak_memory_mb']:.0f}", "-" if theirs is None else f"{theirs['peak_memory_mb']:.0f}",
                     "-" if theirs is None else theirs["impl"]]))
@@ -47,8 +49,8 @@ def paired_rows(reports: list[dict]) -> list[list]:
 
 
 def section(name: str, heading: str, reports: list[dict]) -> str:
-    headers = ["model", "mode", "variant", "ours img/s", "theirs img/s", "ours/theirs", "ours latency ms (IQR)",
-               "ours peak MB", "theirs peak MB", "theirs"]
+    headers = ["model", "mode", "variant", "ours img/s", "theirs img/s", "ours/theirs", "paired (IQR)",
+               "ours latency ms (IQR)", "ours peak MB", "theirs peak MB", "theirs"]
     settings = reports[0]["settings"]
     env = reports[0]["environment"]
     machine = env.get("gpu") or f"{env['cpu']} CPU, {env['threads']} threads"
@@ -58,7 +60,9 @@ def section(name: str, heading: str, reports: list[dict]) -> str:
     lines += [f"Machine: {machine}; torch {env['torch']}, timm {env.get('timm', '-')}. Batch {settings['batch_size']}, "
               f"{settings['img_size'] or 'native'} px, "
               f"amp {settings['amp']}, channels-last {settings['channels_last']}, {settings['warmup']} warm-up + "
-              f"{settings['repeats']} timed steps; img/s = batch / median step time; peak MB: {reports[0]['memory']}.",
+              f"{settings['repeats']} timed steps; img/s = batch / median step time; "
+              f"ours/theirs: of the median img/s; paired: their step time over ours in the same turn, median and "
+              f"quartiles over the turns (a difference whose IQR spans 1.000 is within the noise); peak MB: {reports[0]['memory']}.",
               "", format_table(headers, paired_rows(reports), markdown=True), ""]
     notes = sorted({n for r in reports for n in r["notes"]})
     if notes:

@@ -32,6 +32,17 @@ def test_against_timm_and_torchvision_measures_the_same_model_and_their_ratio():
     assert tv_row.ratio == pytest.approx(ours.images_per_s / tv_row.images_per_s)
 
 
+def test_paired_ratio_compares_steps_within_a_turn_not_the_medians(monkeypatch):
+    # ours, theirs: turn 2 was a slow stretch for both; per turn, theirs took 2x, 1x (slowed), 2x ours
+    monkeypatch.setattr("reslab.bench._time_in_turn", lambda steps, repeats, device: [[10.0, 40.0, 30.0],
+                                                                                      [20.0, 40.0, 60.0]])
+    ours, theirs = run_bench(["resnet18"], BenchSettings(**TINY), against=("timm",)).results
+    assert ours.paired_ratio is None
+    assert theirs.ratio == pytest.approx(40 / 30)  # ours: median 30 ms, theirs 40 ms
+    assert theirs.paired_ratio == pytest.approx(2.0)  # per-turn ratios 2, 1, 2
+    assert theirs.paired_ratio_q1 == pytest.approx(1.5) and theirs.paired_ratio_q3 == pytest.approx(2.0)
+
+
 def test_models_without_a_counterpart_are_measured_alone_and_the_note_says_why():
     report = run_bench(["resnet20_cifar", "resnet18:attention=se"], BenchSettings(**TINY), against=("timm",))
     assert [r.impl for r in report.results] == ["reslab", "reslab"]

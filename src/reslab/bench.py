@@ -2,7 +2,9 @@
 
 Each model is warmed up (compiling if asked), then timed for `repeats` single steps. The implementations of one
 model are timed in turn, step by step, so that noise from a shared machine hits them alike. Latency is the
-median over the repeats with the interquartile range as its spread; images/s is batch / median latency.
+median over the repeats with the interquartile range as its spread; images/s is batch / median latency. Against
+another library, two ratios: of the median throughputs, and the paired one (their step time over ours within each
+turn, median and quartiles over the turns), whose quartiles show whether a difference is beyond the noise.
 """
 from __future__ import annotations
 
@@ -108,6 +110,12 @@ class BenchResult:
     gmacs: float  # per image at img_size
     warmup_s: float  # the warm-up steps, compilation included
     ratio: float | None = None  # on reference rows: ResLab's images/s over this implementation's
+    # on reference rows: this implementation's step time over ResLab's in the same turn, median and quartiles
+    # over the turns; a slow stretch of a shared machine hits both steps of a turn, so this spread is the noise
+    # that a difference has to clear
+    paired_ratio: float | None = None
+    paired_ratio_q1: float | None = None
+    paired_ratio_q3: float | None = None
 
 
 @dataclass
@@ -227,8 +235,10 @@ def _measure(name: str, candidates: list[_Candidate], mode: str, img_size: int, 
             float(q1), float(q3), float(min(ms)), float(max(ms)), peak / 2**20, c.params / 1e6, c.macs / 1e9,
             seconds))
     ours = results[0].images_per_s
-    for r in results[1:]:
+    for r, ms in zip(results[1:], times[1:]):
         r.ratio = ours / r.images_per_s
+        q1, median, q3 = np.percentile(np.asarray(ms) / np.asarray(times[0]), [25, 50, 75])
+        r.paired_ratio, r.paired_ratio_q1, r.paired_ratio_q3 = float(median), float(q1), float(q3)
     return results
 
 
@@ -364,10 +374,12 @@ class _ResidentPeak:
 
 
 HEADERS = ["model", "impl", "mode", "batch", "img/s", "latency ms", "IQR ms", "peak MB", "params M", "GMACs",
-           "ours/theirs"]
+           "ours/theirs", "paired (IQR)"]
 
 
 def table_rows(results: list[BenchResult]) -> list[list]:
-    return [[r.model, r.impl + (" (fold_bn)" if r.fold_bn else ""), r.mode, r.batch_size, f"{r.images_per_s:.1f}", f"{r.latency_ms:.2f}",
-             f"{r.latency_ms_q1:.2f}-{r.latency_ms_q3:.2f}", f"{r.peak_memory_mb:.0f}", f"{r.params_m:.2f}",
-             f"{r.gmacs:.3f}", "" if r.ratio is None else f"{r.ratio:.2f}"] for r in results]
+    return [[r.model, r.impl + (" (fold_bn)" if r.fold_bn else ""), r.mode, r.batch_size, f"{r.images_per_s:.1f}",
+             f"{r.latency_ms:.2f}", f"{r.latency_ms_q1:.2f}-{r.latency_ms_q3:.2f}", f"{r.peak_memory_mb:.0f}",
+             f"{r.params_m:.2f}", f"{r.gmacs:.3f}", "" if r.ratio is None else f"{r.ratio:.2f}",
+             "" if r.paired_ratio is None else f"{r.paired_ratio:.2f} ({r.paired_ratio_q1:.2f}-{r.paired_ratio_q3:.2f})"]
+            for r in results]

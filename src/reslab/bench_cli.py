@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .bench import COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench, table_rows
+from .bench import (COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench,
+                    table_rows)
 from .table import format_table
 
 

@@ -49,8 +49,8 @@ def main() -> int:
     for _ in range(args.turns):
         for name, (model, add) in variants.items():
             times[name].append(seconds(model, add))
-    print(f"{args.model}, batch {args.batch_size}, 224 px, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"{args.turns} turns")
+    print(f"{args.model}, batch {args.batch_size}, 224 px, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, {args.turns} turns")
     for name in ("in place", "out of place"):
         ratios = [t / o for t, o in zip(times["timm"], times[name])]
         q1, median, q3 = statistics.quantiles(ratios, n=4)

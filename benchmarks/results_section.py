@@ -62,7 +62,8 @@ def section(name: str, heading: str, reports: list[dict]) -> str:
               f"amp {settings['amp']}, channels-last {settings['channels_last']}, {settings['warmup']} warm-up + "
               f"{settings['repeats']} timed steps; img/s = batch / median step time; "
               f"ours/theirs: of the median img/s; paired: their step time over ours in the same turn, median and "
-              f"quartiles over the turns (a difference whose IQR spans 1.000 is within the noise); peak MB: {reports[0]['memory']}.",
+              f"quartiles over the turns (a difference whose IQR spans 1.000 is within the noise); "
+              f"peak MB: {reports[0]['memory']}.",
               "", format_table(headers, paired_rows(reports), markdown=True), ""]
     notes = sorted({n for r in reports for n in r["notes"]})
     if notes:

@@ -7,6 +7,7 @@ per block instead of writing into the branch output shows here as one extra acti
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from reslab import create_model
 from oracles import build_oracle
@@ -23,20 +24,14 @@ class FreshBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        inputs = {a.untyped_storage().data_ptr() for a in _tensors(args) + _tensors(list((kwargs or {}).values()))}
-        self.bytes += sum(t.untyped_storage().nbytes() for t in _tensors(out if isinstance(out, (list, tuple)) else [out])
+        inputs = {t.untyped_storage().data_ptr() for t in _tensors((args, kwargs))}
+        self.bytes += sum(t.untyped_storage().nbytes() for t in _tensors(out)
                           if t.untyped_storage().data_ptr() not in inputs)
         return out
 
 
-def _tensors(values) -> list:
-    found = []
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            found.append(v)
-        elif isinstance(v, (list, tuple)):
-            found.extend(_tensors(v))
-    return found
+def _tensors(tree) -> list[torch.Tensor]:
+    return [leaf for leaf in tree_leaves(tree) if isinstance(leaf, torch.Tensor)]
 
 
 def fresh_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:

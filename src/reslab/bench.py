@@ -381,5 +381,5 @@ def table_rows(results: list[BenchResult]) -> list[list]:
     return [[r.model, r.impl + (" (fold_bn)" if r.fold_bn else ""), r.mode, r.batch_size, f"{r.images_per_s:.1f}",
              f"{r.latency_ms:.2f}", f"{r.latency_ms_q1:.2f}-{r.latency_ms_q3:.2f}", f"{r.peak_memory_mb:.0f}",
              f"{r.params_m:.2f}", f"{r.gmacs:.3f}", "" if r.ratio is None else f"{r.ratio:.2f}",
-             "" if r.paired_ratio is None else f"{r.paired_ratio:.2f} ({r.paired_ratio_q1:.2f}-{r.paired_ratio_q3:.2f})"]
-            for r in results]
+             "" if r.paired_ratio is None else
+             f"{r.paired_ratio:.2f} ({r.paired_ratio_q1:.2f}-{r.paired_ratio_q3:.2f})"] for r in results]

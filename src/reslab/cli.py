@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import errno
 import importlib
 import os
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 from .errors import ReslabError
 from .spec import PER_STAGE, SpecError
@@ -23,10 +28,10 @@ def parse_overrides(tokens: list[str], spec) -> dict:
         tok = tokens[i]
         if not tok.startswith("--"):
             raise SpecError(f"unexpected argument {tok!r}")
-        name = tok[2:].replace("-", "_")
-        value = None
-        if "=" in name:
+        name, value = tok[2:], None
+        if "=" in name:  # split before renaming: in --widths=-1,... the value's dashes are the value's
             name, value = name.split("=", 1)
+        name = name.replace("-", "_")
         if name not in names:
             raise SpecError(f"unknown option --{name.replace('_', '-')}: not a spec field; fields: {sorted(names)}")
         if value is None:
@@ -61,9 +66,18 @@ def _scalar(name: str, value: str, current, many: str = ""):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """No prefix matching: `--dept 3` is an error, not a silent `--depths 3` (or another flag's value)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reslab", description="The ResNet family, from 2015 to ResNet-RS.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = _Parser(prog="reslab", description="The ResNet family, from 2015 to ResNet-RS.",
+                     epilog="--debug (anywhere, or RESLAB_DEBUG=1) shows the full traceback of an unexpected error.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)
@@ -71,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The one place where errors become a line on stderr and an exit code:
+    ResLab's own errors (bad input) exit 2, a failed file operation 1, an unexpected exception 1 with its
+    traceback written to a file (or shown with --debug), Ctrl-C 130."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("RESLAB_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_overrides", False):
@@ -79,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except ReslabError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _error(str(e))
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -87,6 +107,47 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`reslab models | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush cannot fail again
         return 0
+    except OSError as e:  # a file operation the library did not anticipate: say which file and why
+        if debug:
+            raise
+        _error(describe_os_error(e))
+        return 1
+    except Exception as e:  # a bug, not bad input: one line here, the whole story in a file
+        if debug:
+            raise
+        where = _save_traceback(e)
+        first = (str(e).strip().splitlines() or [""])[0]
+        _error(f"unexpected {type(e).__name__}: {first} (this is a bug in ResLab; "
+               + (f"traceback written to {where}" if where else "rerun with --debug for the traceback") + ")")
+        return 1
+
+
+def describe_os_error(e: OSError) -> str:
+    """'no space left on device while writing out/x.onnx' rather than '[Errno 28] ...'."""
+    reason = {errno.ENOSPC: "no space left on device", errno.EACCES: "permission denied",
+              errno.EROFS: "read-only file system", errno.ENOENT: "no such file or directory",
+              errno.EISDIR: "is a directory", errno.ENOTDIR: "not a directory"}.get(e.errno) \
+        or (e.strerror or str(e)).lower()
+    name = e.filename if e.filename is not None else None
+    return f"{reason}: {name}" if name else reason
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _save_traceback(e: BaseException) -> Path | None:
+    try:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reslab" / "errors"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        fd, name = tempfile.mkstemp(prefix=f"{stamp}-", suffix=".txt", dir=folder)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"reslab {' '.join(sys.argv[1:])}\n")
+            fh.write("".join(traceback.format_exception(type(e), e, e.__traceback__)))
+        return Path(name)
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

@@ -27,3 +27,26 @@ def assert_same_logits(ours: torch.Tensor, theirs: torch.Tensor, rel: float = 1e
     scale = theirs.abs().max().item()
     diff = (ours - theirs).abs().max().item()
     assert diff <= rel * max(scale, 1e-6), f"max abs diff {diff:.3g} exceeds {rel} x logit scale {scale:.3g}"
+
+
+def assert_round_trip(name: str, zoo: str, oracle_name: str, tmp_path, size: int = 64) -> torch.nn.Module:
+    """The oracle's (randomised) weights load into ResLab's `name` with equal logits, and ResLab's weights saved
+    in the oracle's layout load strictly into a fresh oracle with equal logits. Returns ResLab's model."""
+    import reslab
+
+    oracle = build_oracle(zoo, oracle_name)
+    randomize_norm_stats(oracle)
+    path = tmp_path / "oracle.pth"
+    torch.save(oracle.state_dict(), path)
+    model = reslab.create_model(name, weights=str(path)).eval()
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        expected = oracle(x)
+        assert_same_logits(model(x), expected)
+    out = tmp_path / f"export_{zoo}.pth"
+    reslab.save_weights(model, out, layout=zoo)
+    fresh = build_oracle(zoo, oracle_name)
+    fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
+    with torch.no_grad():
+        assert_same_logits(fresh.eval()(x), expected)
+    return model

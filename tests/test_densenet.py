@@ -10,7 +10,7 @@ import torch
 
 import reslab
 from conftest import SHARED
-from oracles import assert_same_logits, build_oracle, randomize_norm_stats
+from oracles import assert_round_trip, build_oracle
 from reslab.cli import main
 from reslab.info import cached_complexity, spec_complexity
 from reslab.models.densenet import DenseNet, DenseNetSpec
@@ -22,25 +22,7 @@ IMAGENET_DENSENETS = ["densenet121", "densenet161", "densenet169", "densenet201"
 @pytest.mark.parametrize("name", IMAGENET_DENSENETS)
 @pytest.mark.parametrize("zoo", ["torchvision", "timm"])
 def test_oracle_weights_load_and_give_equal_logits(name, zoo, tmp_path):
-    oracle = build_oracle(zoo, name)
-    randomize_norm_stats(oracle)
-    path = tmp_path / "oracle.pth"
-    torch.save(oracle.state_dict(), path)
-
-    model = reslab.create_model(name, weights=str(path)).eval()
-    assert isinstance(model, DenseNet)
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = oracle(x)
-        assert_same_logits(model(x), expected)
-
-    # and back: our weights in the oracle's layout load strictly into a fresh oracle
-    out = tmp_path / f"export_{zoo}.pth"
-    reslab.save_weights(model, out, layout=zoo)
-    fresh = build_oracle(zoo, name)
-    fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
-    with torch.no_grad():
-        assert_same_logits(fresh.eval()(x), expected)
+    assert isinstance(assert_round_trip(name, zoo, name, tmp_path), DenseNet)
 
 
 def _reference_rows():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import reslab
-from oracles import assert_same_logits, build_oracle, randomize_norm_stats
+from oracles import assert_round_trip, assert_same_logits, randomize_norm_stats
 from reslab.presets.modern import REGISTERED
 from reslab.weights import detect_layout
 
@@ -23,24 +23,7 @@ def _with_oracle(names):
 
 @pytest.mark.parametrize("name", FORWARD)
 def test_timm_weights_load_give_equal_logits_and_export_back(name, tmp_path):
-    oracle_name = reslab.get_preset(name).timm
-    oracle = build_oracle("timm", oracle_name)
-    randomize_norm_stats(oracle)
-    path = tmp_path / "oracle.pth"
-    torch.save(oracle.state_dict(), path)
-
-    model = reslab.create_model(name, weights=str(path)).eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = oracle(x)
-        assert_same_logits(model(x), expected)
-
-    out = tmp_path / "export.pth"
-    reslab.save_weights(model, out, layout="timm")
-    fresh = build_oracle("timm", oracle_name)
-    fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
-    with torch.no_grad():
-        assert_same_logits(fresh.eval()(x), expected)
+    assert_round_trip(name, "timm", reslab.get_preset(name).timm, tmp_path)
 
 
 @pytest.mark.parametrize("name", [n for n in _with_oracle(REGISTERED) if n not in FORWARD])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reslab
-from oracles import assert_same_logits, build_oracle, randomize_norm_stats
+from oracles import assert_round_trip
 from reslab.presets.regnet import PAPER, REGISTERED
 from reslab.weights import detect_layout
 
@@ -16,22 +16,7 @@ FORWARD = {"regnetx_002": "timm", "regnety_004": "timm", "regnet_x_400mf": "torc
 @pytest.mark.parametrize("name, zoo", sorted(FORWARD.items()))
 def test_oracle_weights_load_give_equal_logits_and_export_back(name, zoo, tmp_path):
     preset = reslab.get_preset(name)
-    oracle_name = preset.timm if zoo == "timm" else preset.torchvision
-    oracle = build_oracle(zoo, oracle_name)
-    randomize_norm_stats(oracle)
-    path = tmp_path / "oracle.pth"
-    torch.save(oracle.state_dict(), path)
-    model = reslab.create_model(name, weights=str(path)).eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = oracle(x)
-        assert_same_logits(model(x), expected)
-    out = tmp_path / "export.pth"
-    reslab.save_weights(model, out, layout=zoo)
-    fresh = build_oracle(zoo, oracle_name)
-    fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
-    with torch.no_grad():
-        assert_same_logits(fresh.eval()(x), expected)
+    assert_round_trip(name, zoo, preset.timm if zoo == "timm" else preset.torchvision, tmp_path)
 
 
 def _meta_oracle(preset):

@@ -59,7 +59,7 @@ def test_invalid_spec_names_the_field(changes, field):
 
 
 def test_unknown_field_is_refused_with_the_valid_ones():
-    with pytest.raises(SpecError, match="unknown spec field"):
+    with pytest.raises(SpecError, match="unknown resnet spec field"):
         reslab.get_spec("resnet50").replace(widht=3)
 
 

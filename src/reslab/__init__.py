@@ -1,21 +1,37 @@
-"""ResLab: the ResNet family as one library, from the 2015 original to ResNet-RS."""
-from .factory import create_model, resolve_spec
-from .info import model_info
-from .models import build
-from .registry import Preprocessing, Preset, get_preset, get_spec, list_models, list_presets
-from .regnet import regnet_spec
-from .spec import ResNetSpec, SpecError, from_dict, spec_diff
-from .weights import load_weights, save_weights
-from .finetune import freeze, freeze_bn, insert_attention, layer_decay_param_groups
-from .backbones import backbone_with_fpn
-from .export import fold_bn
-from .predict import Predictor
-from .train import TrainConfig, train  # the function shadows the subpackage name: import its parts with `from`
+"""ResLab: the ResNet family as one library, from the 2015 original to ResNet-RS.
+
+`import reslab` loads the specs and the preset registry (plain data, no torch); every other public name is
+imported on first use, so `reslab --help` and `reslab models` start fast.
+"""
+from importlib import import_module
+
+from . import presets  # noqa: F401  (each family module registers its presets)
+from .registry import Preset, get_preset, get_spec, list_models, list_presets
+from .spec import Preprocessing, ResNetSpec, SpecError, from_dict, regnet_spec, spec_diff
 
 __version__ = "0.1.0"
-__all__ = ["create_model", "resolve_spec", "model_info", "build", "Preprocessing", "Preset", "get_preset",
-           "get_spec", "list_models", "list_presets", "ResNetSpec", "SpecError", "from_dict", "spec_diff",
-           "load_weights", "save_weights", "regnet_spec"]
-__all__ += ["freeze", "freeze_bn", "insert_attention", "layer_decay_param_groups", "backbone_with_fpn", "fold_bn",
-            "Predictor"]
-__all__ += ["train", "TrainConfig"]
+
+# public name -> the module that defines it, imported when the name is first used
+_LAZY = {
+    "create_model": "factory", "resolve_spec": "factory", "model_info": "info", "build": "models",
+    "load_weights": "weights", "save_weights": "weights", "freeze": "finetune", "freeze_bn": "finetune",
+    "insert_attention": "finetune", "layer_decay_param_groups": "finetune", "backbone_with_fpn": "backbones",
+    "fold_bn": "export", "Predictor": "predict", "train": "train", "TrainConfig": "train",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'reslab' has no attribute {name!r}")
+    module = import_module(f".{_LAZY[name]}", __name__)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)  # reslab.train: callable
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["Preprocessing", "Preset", "ResNetSpec", "SpecError", "from_dict", "get_preset", "get_spec",
+           "list_models", "list_presets", "regnet_spec", "spec_diff", *_LAZY]

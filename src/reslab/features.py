@@ -1,7 +1,7 @@
 """A network as a backbone: the feature maps of chosen stages instead of class scores (timm's `features_only`).
 
-Index 0 is the stem's output, 1..N the stages'. Works for every family through the shared model API:
-`forward_stem`, `stages` and `spec`.
+Index 0 is the stem's output, 1..N the stages'. Works for every family through the family protocol
+(models/protocol.py): `forward_stem`, `stages`, `feature_info`.
 """
 from __future__ import annotations
 
@@ -15,29 +15,12 @@ class FeatureError(ReslabError, ValueError):
     """Feature indices that the model does not have."""
 
 
-@torch.no_grad()
-def describe_features(spec) -> list[dict]:
-    """Channels and reduction (input size / map size) of the stem and each stage, measured on the meta device."""
-    from .models import build
-
-    size = spec.input_size
-    with torch.device("meta"):
-        model = build(spec).eval()
-        x = model.forward_stem(torch.empty(1, spec.in_chans, size, size))
-        maps = [("stem", x)]
-        for i, stage in enumerate(model.stages):
-            x = stage(x)
-            maps.append((f"stage{i + 1}", x))
-    return [{"index": i, "name": name, "num_chs": m.shape[1], "reduction": round(size / m.shape[-1])}
-            for i, (name, m) in enumerate(maps)]
-
-
 class FeatureExtractor(nn.Module):
     """Runs the stem and the stages up to the deepest requested one; returns the requested maps in order."""
 
     def __init__(self, model: nn.Module, out_indices: tuple[int, ...] | None = None):
         super().__init__()
-        info = describe_features(model.spec)
+        info = model.feature_info  # recorded by the builder as it made the stem and the stages
         valid = [d["index"] for d in info]
         out_indices = tuple(out_indices) if out_indices is not None else tuple(valid[1:])
         bad = [i for i in out_indices if i not in valid]

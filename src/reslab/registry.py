@@ -1,41 +1,17 @@
 """Preset name -> spec, with the paper it comes from and the numbers that paper reports."""
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ReslabError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
-
+from .spec.preprocessing import Preprocessing
 
 class UnknownModelError(ReslabError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How images must be prepared for a model: travels with its weights."""
-
-    input_size: int = 224
-    crop_pct: float = 0.875  # evaluation: resize to input_size / crop_pct, then centre-crop input_size
-    interpolation: str = "bilinear"
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Preprocessing":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 @dataclass(frozen=True)
@@ -54,6 +30,7 @@ class Preset:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
 
+# filled by the family modules of reslab.presets as they are imported (`import reslab` imports them all)
 _PRESETS: dict[str, Preset] = {}
 
 
@@ -64,19 +41,12 @@ def register(preset: Preset) -> Preset:
     return preset
 
 
-def _presets() -> dict[str, Preset]:
-    if not _PRESETS:
-        from . import presets  # noqa: F401  (registers every family's presets)
-    return _PRESETS
-
-
 def get_preset(name: str) -> Preset:
-    presets = _presets()
-    if name not in presets:
-        close = difflib.get_close_matches(name, list(presets), n=5, cutoff=0.5)
+    if name not in _PRESETS:
+        close = difflib.get_close_matches(name, list(_PRESETS), n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `reslab models` lists them all"
         raise UnknownModelError(f"unknown model {name!r}{hint}")
-    return presets[name]
+    return _PRESETS[name]
 
 
 def get_spec(name: str):
@@ -84,8 +54,8 @@ def get_spec(name: str):
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    return sorted(n for n in _presets() if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _PRESETS if fnmatch.fnmatch(n, pattern))
 
 
 def list_presets(pattern: str = "*") -> list[Preset]:
-    return [_presets()[n] for n in list_models(pattern)]
+    return [_PRESETS[n] for n in list_models(pattern)]

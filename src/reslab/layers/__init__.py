@@ -5,7 +5,7 @@ from .attention import (ConvolutionalBlockAttention, EfficientChannelAttention, 
 from .blur_pool import BlurPool2d
 from .drop_path import DropPath
 from .res2 import Res2Conv
-from .rounding import make_divisible
+from ..spec.rounding import make_divisible
 from .selective_kernel import SelectiveKernelConv
 from .separable import SeparableConv2d
 from .shortcut import ZeroPadShortcut, make_shortcut

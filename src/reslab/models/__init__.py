@@ -1,13 +1,12 @@
 """Model builders: one per family, each turning any valid spec of its family into an nn.Module."""
 from torch import nn
 
-from ..spec import ResNetSpec, SpecError
+from ..spec import DenseNetSpec, ResNetSpec, SpecError
+from .densenet import DenseNet
 from .resnet import ResNet
 
-# spec class -> builder; each family module adds its own entry
-BUILDERS: dict[type, type[nn.Module]] = {ResNetSpec: ResNet}
-
-from . import densenet  # noqa: E402,F401  (registers the DenseNet spec and builder)
+# spec class -> the builder of that family (see models/protocol.py for what every builder provides)
+BUILDERS: dict[type, type[nn.Module]] = {ResNetSpec: ResNet, DenseNetSpec: DenseNet}
 
 
 def build(spec) -> nn.Module:
@@ -18,4 +17,4 @@ def build(spec) -> nn.Module:
     return builder(spec)
 
 
-__all__ = ["build", "BUILDERS", "ResNet"]
+__all__ = ["build", "BUILDERS", "DenseNet", "ResNet"]

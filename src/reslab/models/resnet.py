@@ -11,6 +11,7 @@ from torch import nn
 from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, SeparableConv2d, SpaceToDepth,
                       SplitAttention, make_act, make_attention, make_divisible, make_shortcut, reduced_channels)
 from ..spec import ResNetSpec
+from .protocol import FamilyModel
 
 # these 3x3 replacements end in their own BatchNorm and activation, so the block adds none after them
 SELF_NORMALISING = ("res2", "selective_kernel", "split_attention")
@@ -214,21 +215,21 @@ def make_stem_pool(spec: ResNetSpec) -> nn.Module:
     return nn.Identity()
 
 
-class ResNet(nn.Module):
+class ResNet(FamilyModel):
     """Stem, stages of residual blocks, global average pool, linear classifier."""
 
     def __init__(self, spec: ResNetSpec):
-        super().__init__()
-        self.spec = spec
+        super().__init__(spec)
         # pre-activation nets normalise inside the first block, so the stem is a bare convolution
         self.conv1 = make_stem_conv(spec)
         self.bn1 = _norm_or_identity(spec.stem_channels, not spec.preact)
         self.act1 = nn.Identity() if spec.preact else stem_act(spec)
         self.maxpool = make_stem_pool(spec)
+        self.add_feature("stem", spec.stem_channels, spec.stem_stride)
 
         total, index = sum(spec.depths), 0
         in_channels = spec.stem_channels
-        previous_dilation = 1
+        previous_dilation, reduction = 1, spec.stem_stride
         stages = zip(spec.depths, spec.widths, spec.stage_strides_and_dilations())
         for s, (depth, planes, (stride, dilation)) in enumerate(stages):
             blocks = []
@@ -240,7 +241,8 @@ class ResNet(nn.Module):
                                         (first_dilation, dilation), stage=s))
                 in_channels, index = planes * spec.at("expansion", s), index + 1
             self.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
-            previous_dilation = dilation
+            previous_dilation, reduction = dilation, reduction * stride
+            self.add_feature(f"stage{s + 1}", in_channels, reduction)
 
         self.norm = _norm_or_identity(in_channels, spec.preact)  # pre-activation: the last block ends on a conv
         self.act = make_act(spec.act) if spec.preact else nn.Identity()
@@ -272,12 +274,5 @@ class ResNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.forward_stem(x)
         for stage in self.stages:
-            x = stage(x)
+            x = self.run_stage(stage, x)
         return self.act(self.norm(x))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.drop(x.mean((2, 3)))
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

@@ -1,6 +1,7 @@
 """The classic ResNets (2015-2018) as data: every preset is a base spec plus the fields its paper changed."""
-from ..registry import CIFAR_MEAN, CIFAR_STD, Preprocessing, Preset, register
+from ..registry import Preset, register
 from ..spec import ResNetSpec
+from ..spec.preprocessing import CIFAR_MEAN, CIFAR_STD, Preprocessing
 
 HE2015 = "He et al., Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
 HE2016 = "He et al., Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"

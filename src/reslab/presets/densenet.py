@@ -1,6 +1,7 @@
 """The DenseNets of Huang et al. 2017 as data: ImageNet DenseNet-BC (k=32/48) and the CIFAR DenseNet-BC-100."""
-from ..models.densenet import DenseNetSpec
-from ..registry import CIFAR_MEAN, CIFAR_STD, Preprocessing, Preset, register
+from ..registry import Preset, register
+from ..spec import DenseNetSpec
+from ..spec.preprocessing import CIFAR_MEAN, CIFAR_STD, Preprocessing
 
 HUANG2017 = "Huang et al., Densely Connected Convolutional Networks (arXiv:1608.06993)"
 

@@ -1,7 +1,8 @@
 """The modern ResNets (2019-2021) as data: Res2Net, SKNet, ResNeSt, anti-aliased ResNets and ResNet-RS, each a
 ResNet spec with the fields its paper changed. Paper numbers come from ../shared/reference/paper_table.csv."""
-from ..registry import Preprocessing, Preset, register
+from ..registry import Preset, register
 from ..spec import ResNetSpec
+from ..spec.preprocessing import Preprocessing
 from .classic import AVG_DOWN, BOTTLENECK, DEPTHS, imagenet
 
 RES2NET = "Gao et al., Res2Net: A New Multi-scale Backbone Architecture (arXiv:1904.01169)"

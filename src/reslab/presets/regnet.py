@@ -2,7 +2,7 @@
 group width) values are the paper's (Radosavovic et al. 2020, Appendix / pycls model zoo). Paper numbers come
 from ../shared/reference/paper_table.csv."""
 from ..registry import Preset, register
-from ..regnet import regnet_spec
+from ..spec import regnet_spec
 
 REGNET = "Radosavovic et al., Designing Network Design Spaces (arXiv:2003.13678)"
 

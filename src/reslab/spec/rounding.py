@@ -1,4 +1,4 @@
-"""Channel rounding shared by the attention MLPs of the modern blocks."""
+"""Channel rounding of the modern blocks and of the RegNet generator: a spec-level computation, so no torch."""
 
 
 def make_divisible(value: float, divisor: int, minimum: int | None = None) -> int:

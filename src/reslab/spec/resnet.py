@@ -1,23 +1,14 @@
-"""A model is data: the frozen spec every ResNet-family network is built from.
+"""The ResNet family's spec: every field of every ResNet-family network, from the 2015 original to TResNet.
 
-A spec prints, compares (`spec_diff`) and round-trips through JSON (`to_dict` / `from_dict`).
 Validation happens at construction, so an invalid spec never reaches the builder.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
-from .errors import ReslabError
+from .base import (ACTIVATIONS, SpecBase, SpecError, check_bools, check_choice, check_positive_int_tuples,
+                   check_positive_ints, check_rates, is_int)
 
-
-class SpecError(ReslabError, ValueError):
-    """An invalid spec: the message names the offending field(s) and says why."""
-
-
-ACTIVATIONS = ("relu", "leaky_relu", "leaky_relu_1e-3", "silu", "gelu")
 # Allowed values of the string-valued fields; the builder has one code path for each.
 CHOICES: dict[str, tuple[str, ...]] = {
     "block": ("basic", "bottleneck"),
@@ -40,8 +31,11 @@ PER_STAGE = ("block", "expansion", "group_width", "attention", "attention_ratio"
 
 
 @dataclass(frozen=True)
-class ResNetSpec:
+class ResNetSpec(SpecBase):
     """Every field of a ResNet-family network. Defaults are torchvision's/timm's ResNet-50."""
+
+    family = "resnet"
+    tuple_fields = ("depths", "widths", "strides") + PER_STAGE
 
     # body
     block: str | tuple[str, ...] = "bottleneck"  # basic (two 3x3) or bottleneck (1x1-3x3-1x1)
@@ -106,10 +100,7 @@ class ResNetSpec:
     output_stride: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("depths", "widths", "strides") + PER_STAGE:
-            value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
+        self._lists_to_tuples()
         validate(self)
 
     # --- derived quantities -------------------------------------------------------------
@@ -161,20 +152,6 @@ class ResNetSpec:
         per_group = int(planes * (self.base_width / 64))
         return per_group if self.at("group_width", stage) else per_group * self.groups
 
-    # --- data ---------------------------------------------------------------------------
-    def replace(self, **changes: Any) -> "ResNetSpec":
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise SpecError(f"unknown spec field(s) {unknown}; valid fields: {[f.name for f in fields(self)]}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        return {"family": "resnet", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
 
 def validate(spec: ResNetSpec) -> None:
     """Raise SpecError naming the field(s) that make `spec` unbuildable."""
@@ -187,24 +164,16 @@ def validate(spec: ResNetSpec) -> None:
             raise SpecError(f"{name} has {len(value)} entries but depths has {n}: give one per stage"
                             + ("" if name in ("widths", "strides") else ", or one value for all"))
     for name, allowed in CHOICES.items():
-        values = spec.stage_values(name) if name in PER_STAGE else (getattr(spec, name),)
-        bad = [v for v in values if v not in allowed]
-        if bad:
-            raise SpecError(f"{name}={bad[0]!r} is not one of {list(allowed)}")
-    for name in ("depths", "widths", "strides"):
-        bad = [v for v in getattr(spec, name) if not isinstance(v, int) or v < 1]
-        if bad:
-            raise SpecError(f"{name} must be positive integers, got {list(getattr(spec, name))}")
-    for name in ("stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans", "input_size",
-                 "attention_divisor", "attention_min_channels", "scale", "radix", "select_divisor", "output_stride"):
-        value = getattr(spec, name)
-        if not isinstance(value, int) or value < 1:
-            raise SpecError(f"{name} must be a positive integer, got {value!r}")
-    if any(not isinstance(e, int) or e < 1 for e in spec.stage_values("expansion")):
+        for value in spec.stage_values(name) if name in PER_STAGE else (getattr(spec, name),):
+            check_choice(name, value, allowed)
+    check_positive_int_tuples(spec, ("depths", "widths", "strides"))
+    check_positive_ints(spec, ("stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans",
+                               "input_size", "attention_divisor", "attention_min_channels", "scale", "radix",
+                               "select_divisor", "output_stride"))
+    check_bools(spec, ("preact", "split_input", "zero_init_last"))
+    if any(not is_int(e) or e < 1 for e in spec.stage_values("expansion")):
         raise SpecError(f"expansion must be a positive integer (or one per stage), got {spec.expansion!r}")
-    for name in ("drop_path_rate", "drop_rate"):
-        if not 0.0 <= getattr(spec, name) < 1.0:
-            raise SpecError(f"{name} must be in [0, 1), got {getattr(spec, name)}")
+    check_rates(spec, ("drop_path_rate", "drop_rate"))
     for name, values in (("attention_ratio", spec.stage_values("attention_ratio")),
                          ("select_ratio", (spec.select_ratio,))):
         if not all(0.0 < v <= 1.0 for v in values):
@@ -237,7 +206,7 @@ def validate(spec: ResNetSpec) -> None:
 
 def _validate_group_width(spec: ResNetSpec, basic: list[int]) -> None:
     gws = spec.stage_values("group_width")
-    if any(not isinstance(g, int) or g < 0 for g in gws):
+    if any(not is_int(g) or g < 0 for g in gws):
         raise SpecError(f"group_width must be non-negative integers, got {spec.group_width}")
     if any(gws) and not all(gws):
         raise SpecError(f"group_width={spec.group_width}: give every stage a group width, or none")
@@ -287,30 +256,3 @@ def _validate_block_options(spec: ResNetSpec, basic: list[int]) -> None:
     if spec.output_stride & (spec.output_stride - 1) or spec.output_stride < spec.stem_stride:
         raise SpecError(f"output_stride={spec.output_stride} must be a power of two no smaller than the stem's "
                         f"stride {spec.stem_stride} (stem={spec.stem!r}, stem_pool={spec.stem_pool!r})")
-
-
-# family name -> spec class; each family's module adds its own class here
-SPEC_TYPES: dict[str, type] = {"resnet": ResNetSpec}
-
-
-def from_dict(data: dict[str, Any]):
-    """Rebuild a spec of any family from `to_dict()` output (e.g. JSON metadata of a checkpoint)."""
-    data = dict(data)
-    family = data.pop("family", "resnet")
-    if family not in SPEC_TYPES:
-        raise SpecError(f"unknown family {family!r}; known: {sorted(SPEC_TYPES)}")
-    cls = SPEC_TYPES[family]
-    if family == "resnet" and data.get("attention_position") == "3x3":
-        # checkpoints written before attention_base existed: a gate after the 3x3 meant RegNetY's block-input base
-        data.setdefault("attention_base", "block_input")
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise SpecError(f"unknown {family} spec field(s) {unknown}")
-    return cls(**data)
-
-
-def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
-    """The (field, value in a, value in b) triples that differ, in field order."""
-    da, db = a.to_dict(), b.to_dict()
-    return [(k, da.get(k), db.get(k)) for k in dict.fromkeys([*da, *db]) if da.get(k) != db.get(k)]

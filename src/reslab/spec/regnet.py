@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .layers.rounding import make_divisible
-from .spec import ResNetSpec, SpecError
+from .base import SpecError
+from .resnet import ResNetSpec
+from .rounding import make_divisible
 
 ROUNDING = ("pycls", "torchvision")
 

@@ -1,0 +1,30 @@
+"""How images must be prepared for a model: travels with its weights, used by training, eval and predict alike."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images must be prepared for a model: travels with its weights."""
+
+    input_size: int = 224
+    crop_pct: float = 0.875  # evaluation: resize to input_size / crop_pct, then centre-crop input_size
+    interpolation: str = "bilinear"
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Preprocessing":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -63,10 +63,18 @@ def test_without_class_names_predictions_are_indices(model, tmp_path):
     assert sorted(i for i, _ in preds) == [0, 1, 2]
 
 
-def test_class_names_that_do_not_fit_the_classifier_are_named(model, tmp_path):
-    path = reslab.save_weights(model, tmp_path / "m.safetensors", classes=["a", "b"])
-    with pytest.raises(WeightsError, match="2 class names but the classifier has 3 outputs"):
-        Predictor(path)
+def test_class_names_that_do_not_fit_the_classifier_are_named(ckpt, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from reslab.weights import METADATA_KEY
+
+    with safe_open(str(ckpt), framework="pt") as f:  # a file written elsewhere: save_weights refuses to
+        state, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    meta[METADATA_KEY] = json.dumps({**json.loads(meta[METADATA_KEY]), "classes": ["a", "b"]})
+    save_file(state, str(tmp_path / "two.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match="2 class.* the classifier has 3 outputs"):
+        Predictor(tmp_path / "two.safetensors")
 
 
 def test_weights_that_do_not_fit_the_spec_name_the_keys(model, tmp_path):

@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
+from .data.errors import DataError
 from .errors import ReslabError
 from .export import FORMATS, export
 from .predict import Predictor, image_files, model_from_checkpoint, predict_files
+from .train.device import pick_device
+from .train.evaluate import find_weights
+from .weights import atomic_write
 
 
 def add_commands(sub) -> None:
     p = sub.add_parser("predict", help="top-k classes of images (files or directories) with a checkpoint")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--checkpoint", required=True, help="ResLab .safetensors checkpoint (spec + preprocessing)")
+    p.add_argument("--checkpoint", required=True,
+                   help="run directory or ResLab .safetensors checkpoint (spec + preprocessing)")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--output", help="write all predictions to a .csv or .json file")
@@ -36,14 +42,12 @@ def add_commands(sub) -> None:
 
 def cmd_predict(args) -> int:
     output = Path(args.output) if args.output else None
-    if output is not None and output.suffix not in (".csv", ".json"):
-        raise ReslabError(f"--output {output}: name it .csv or .json")
-    if args.topk < 1:
-        raise ReslabError(f"--topk must be at least 1, got {args.topk}")
-    predictor = Predictor(args.checkpoint, device=args.device)
+    check_predict_args(args, output)
+    missing = [p for p in args.inputs if not Path(p).exists()]
+    if missing:
+        raise DataError(f"no such file or directory: {', '.join(missing)}")
     files = image_files(args.inputs)
-    if not files:
-        raise ReslabError(f"no images found in {args.inputs}")
+    predictor = Predictor(find_weights(args.checkpoint), device=args.device)
     rows, failed = [], []
     for path, preds, error in predict_files(predictor, files, args.topk, args.batch_size, progress_bar):
         if error:
@@ -52,12 +56,38 @@ def cmd_predict(args) -> int:
             continue
         rows.append((str(path), preds))
         print(f"{path}: " + ", ".join(f"{name} ({p:.3f})" for name, p in preds))
+    if not rows:
+        raise DataError(f"none of the {len(files)} file(s) could be read as an image (each is named above)")
     if output is not None:
         write_predictions(output, rows)
         print(f"wrote {len(rows)} predictions to {output}")
     if failed:
         print(f"{len(failed)} of {len(files)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
+
+
+def check_predict_args(args, output: Path | None) -> None:
+    """Every option checked before the model loads and the images are read."""
+    if args.topk < 1:
+        raise ReslabError(f"--topk must be at least 1, got {args.topk}")
+    if args.batch_size < 1:
+        raise ReslabError(f"--batch-size must be at least 1, got {args.batch_size}")
+    pick_device(args.device)
+    if output is not None:
+        check_output(output)
+
+
+def check_output(output: Path) -> None:
+    """A .csv or .json path that can be created: its nearest existing parent is a writable folder."""
+    if output.suffix not in (".csv", ".json"):
+        raise ReslabError(f"--output {output}: name it .csv or .json")
+    if output.is_dir():
+        raise ReslabError(f"--output {output} is a folder; give a file name ending .csv or .json")
+    parent = next(p for p in output.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ReslabError(f"--output {output}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise ReslabError(f"--output {output}: cannot write in {parent} (permission denied)")
 
 
 def progress_bar(done: int, total: int) -> None:
@@ -69,12 +99,18 @@ def progress_bar(done: int, total: int) -> None:
 
 
 def write_predictions(path: Path, rows) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".json":
-        data = [{"file": f, "predictions": [{"class": c, "probability": p} for c, p in preds]} for f, preds in rows]
-        path.write_text(json.dumps(data, indent=2))
-        return
-    with path.open("w", newline="") as fh:
+    """The .json or .csv file, written through a temporary file and renamed: never half-written."""
+    write = _write_json if path.suffix == ".json" else _write_csv
+    atomic_write(path, lambda tmp: write(tmp, rows))
+
+
+def _write_json(tmp: str, rows) -> None:
+    data = [{"file": f, "predictions": [{"class": c, "probability": p} for c, p in preds]} for f, preds in rows]
+    Path(tmp).write_text(json.dumps(data, indent=2))
+
+
+def _write_csv(tmp: str, rows) -> None:
+    with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "rank", "class", "probability"])
         for f, preds in rows:

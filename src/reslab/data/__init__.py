@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DataError
-from .loader import Augmented, Batch, ShardedEpochSampler, collate_readable, default_workers, make_loader
+from .loader import (Augmented, Batch, ShardedEpochSampler, UnreadableImages, collate_readable, default_workers,
+                     make_loader)
 from .subset import ClassBalancedSubset
 
 DEFAULT_DATASET = "digits"
@@ -21,6 +22,9 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val")) ->
         root = Path(data)
         if not root.exists():
             raise DataError(f"dataset path {root} does not exist")
+        if not root.is_dir():
+            raise DataError(f"dataset path {root} is a file: give a folder with train/ and val/ class folders, "
+                            "or a CIFAR-10/100 pickle directory")
         from .cifar_pickle import is_cifar_pickle_dir, load_cifar_pickle
 
         if is_cifar_pickle_dir(root):
@@ -36,10 +40,17 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val")) ->
     unknown = [s for s in splits if s not in found]
     if unknown:
         raise DataError(f"{data or DEFAULT_DATASET} has no split {', '.join(unknown)}; it has {', '.join(found)}")
+    if "train" in splits and len(found["train"].classes) < 2:
+        raise DataError(f"{data or DEFAULT_DATASET}: the training set has {len(found['train'].classes)} class(es) "
+                        f"({', '.join(found['train'].classes)}); a classifier needs at least two")
     if "train" in splits and "val" in splits:
         extra = sorted(set(found["val"].classes) - set(found["train"].classes))
         if extra:
             raise DataError(f"validation classes missing from the training set: {', '.join(extra)}")
+        absent = sorted(set(found["train"].classes) - set(found["val"].classes))
+        if absent:  # labels are positions in the class list: a missing class would shift every later one
+            raise DataError(f"training classes missing from the validation set: {', '.join(absent)}; give each "
+                            "at least one validation image")
         if found["val"].classes != found["train"].classes:
             raise DataError("validation and training class lists differ in order or number; "
                             f"train has {found['train'].classes}, val has {found['val'].classes}")
@@ -53,4 +64,4 @@ def is_in_memory(dataset) -> bool:
 
 
 __all__ = ["Augmented", "Batch", "ClassBalancedSubset", "DataError", "ShardedEpochSampler", "collate_readable",
-           "default_workers", "is_in_memory", "make_loader", "open_splits", "DEFAULT_DATASET"]
+           "default_workers", "is_in_memory", "make_loader", "open_splits", "UnreadableImages", "DEFAULT_DATASET"]

@@ -6,6 +6,7 @@ do not depend on the number of workers, on the rank that loads them, or on where
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -47,6 +48,22 @@ def collate_readable(samples) -> Batch:
     return Batch(torch.stack([x for x, _ in good]), torch.tensor([y for _, y in good]), unreadable)
 
 
+class UnreadableImages:
+    """The unreadable images named by a loader's batches, each warned about once: the count train and eval report."""
+
+    def __init__(self):
+        self.paths: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def note(self, batch: Batch) -> None:
+        for path in batch.unreadable:
+            if path not in self.paths:
+                warnings.warn(f"skipping unreadable image {path}", stacklevel=2)
+                self.paths.add(path)
+
+
 def default_workers(in_memory: bool) -> int:
     """In-memory tensors need no workers; files use up to 2 (this project's 2-core machines)."""
     return 0 if in_memory else min(2, max(1, (os.cpu_count() or 1) - 1))
@@ -57,4 +74,5 @@ def make_loader(dataset: Augmented, batch_size: int, sampler, workers: int, drop
                       collate_fn=collate_readable, drop_last=drop_last, persistent_workers=workers > 0)
 
 
-__all__ = ["Augmented", "Batch", "ShardedEpochSampler", "collate_readable", "default_workers", "make_loader"]
+__all__ = ["Augmented", "Batch", "ShardedEpochSampler", "UnreadableImages", "collate_readable", "default_workers",
+           "make_loader"]

@@ -83,12 +83,12 @@ def test_a_different_architecture_is_an_error_not_a_new_head(small, tmp_path):
         reslab.create_model("resnet18", num_classes=7, weights=str(path))
 
 
-def test_missing_file_and_wrong_suffix_are_clear(tmp_path):
+def test_missing_file_and_unknown_content_are_clear(tmp_path):
     with pytest.raises(WeightsError, match="does not exist"):
         read_checkpoint(tmp_path / "nope.safetensors")
-    (tmp_path / "w.txt").write_text("x")
-    with pytest.raises(WeightsError, match="unsupported checkpoint type"):
-        read_checkpoint(tmp_path / "w.txt")
+    (tmp_path / "w.pth").write_text("x")
+    with pytest.raises(WeightsError, match="w.pth is not a checkpoint"):
+        read_checkpoint(tmp_path / "w.pth")
 
 
 def test_failed_save_keeps_the_previous_file(small, tmp_path, monkeypatch):
@@ -98,7 +98,7 @@ def test_failed_save_keeps_the_previous_file(small, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reslab.weights.save_file", boom)
+    monkeypatch.setattr("reslab.weights.write_bytes", boom)
     with pytest.raises(RuntimeError):
         reslab.save_weights(small, path)
     assert path.read_bytes() == before

@@ -3,6 +3,7 @@ checked numerically against the PyTorch model before they count as written."""
 from __future__ import annotations
 
 import copy
+import io
 from collections import Counter
 from pathlib import Path
 
@@ -10,10 +11,14 @@ import torch
 import torch.fx
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
 from .errors import ReslabError
+from .weights import atomic_write, write_bytes
 
 FORMATS = ("onnx", "torchscript", "exported-program")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+ONNX_FILE_LIMIT = 2**31  # protobuf's limit on one message: larger models need external data files
 
 
 class ExportError(ReslabError, ValueError):
@@ -105,56 +110,86 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
            ) -> dict:
     """Write `model` as `fmt`, reload the file, and compare it with the eager model on random input.
 
-    Returns {"path", "format", "max_abs_diff", "folded_norms", "unfolded_norms"}; raises ExportError when the
-    difference exceeds `tolerance` (the file is then removed) or an option does not apply to `fmt`.
+    The file is written beside `path` under a temporary name, checked, then renamed: a failed check, a full disk
+    or a crash leaves no file and any previous `path` untouched. Returns {"path", "format", "max_abs_diff",
+    "batch_checked", "folded_norms", "unfolded_norms"}; raises ExportError when the difference exceeds
+    `tolerance` or an option does not apply to `fmt`.
     """
     path = Path(path)
-    _check_options(fmt, dynamic_batch, opset, path)
+    _check_options(fmt, path, input_size=input_size, batch_size=batch_size, dynamic_batch=dynamic_batch,
+                   opset=opset, tolerance=tolerance)
     spec = model.spec
     size = input_size or spec.input_size
     reference = copy.deepcopy(model).eval()
     shipped = fold_bn(model) if fold else reference
     x = torch.randn(batch_size, spec.in_chans, size, size)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
-        expected = reference(x)
         probe = torch.randn(batch_size + 1, spec.in_chans, size, size) if dynamic_batch else x
-        expected_probe = reference(probe)
-    WRITERS[fmt](shipped, x, path, dynamic_batch, opset)
-    got = RUNNERS[fmt](path, probe)
-    if got.shape != expected_probe.shape:
-        path.unlink(missing_ok=True)
-        raise ExportError(f"{fmt} export returns shape {tuple(got.shape)}, the model {tuple(expected_probe.shape)}")
-    diff = (got - expected_probe).abs().max().item()
-    if not diff <= tolerance:
-        path.unlink(missing_ok=True)
-        raise ExportError(f"{fmt} export differs from the PyTorch model by {diff:.3g} (> {tolerance}); removed {path}")
+        expected = reference(probe)
+    data = WRITERS[fmt](shipped, x, dynamic_batch, opset)
+    diff = atomic_write(path, lambda tmp: _write_checked(fmt, tmp, data, probe, expected, tolerance, path))
     return {"path": str(path), "format": fmt, "max_abs_diff": diff, "batch_checked": probe.shape[0],
             "folded_norms": getattr(shipped, "folded_norms", 0), "unfolded_norms": getattr(shipped, "unfolded_norms", [])}
 
 
-def _check_options(fmt: str, dynamic_batch: bool, opset: int | None, path: Path) -> None:
+def _write_checked(fmt: str, tmp: str, data: bytes, probe, expected, tolerance: float, path: Path) -> float:
+    """Write `data` to `tmp`, run that file on `probe`; its max abs difference to `expected`, or ExportError."""
+    write_bytes(tmp, data)
+    try:
+        got = RUNNERS[fmt](tmp, probe)
+    except Exception as e:  # the runtime's own complaint, whatever its type: the file is unusable
+        raise ExportError(f"the {fmt} file cannot be loaded back to check it ({type(e).__name__}: "
+                          f"{(str(e).strip().splitlines() or [''])[0]}); {path} not written") from None
+    if got.shape != expected.shape:
+        raise ExportError(f"{fmt} export returns shape {tuple(got.shape)}, the model {tuple(expected.shape)}; "
+                          f"{path} not written")
+    diff = (got - expected).abs().max().item()
+    if not diff <= tolerance:
+        raise ExportError(f"{fmt} export differs from the PyTorch model by {diff:.3g} (> {tolerance}); "
+                          f"{path} not written")
+    return diff
+
+
+def _check_options(fmt: str, path: Path, *, input_size, batch_size, dynamic_batch, opset, tolerance) -> None:
+    """Every option checked before anything is traced or written."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r}: choose one of {list(FORMATS)}")
+    if path.is_dir():
+        raise ExportError(f"output {path} is a folder: give a file name, e.g. {path / ('model' + SUFFIXES[fmt])}")
     if fmt == "exported-program" and path.suffix != ".pt2":
         raise ExportError(f"exported-program output {path.name!r} must end in .pt2: torch.export only loads "
                           "archives with that suffix")
+    if input_size is not None and input_size < 1:
+        raise ExportError(f"--input-size must be a positive number of pixels, got {input_size}")
+    if batch_size < 1:
+        raise ExportError(f"--batch-size must be at least 1, got {batch_size}")
+    if not tolerance >= 0:  # also refuses NaN, which no difference would ever exceed
+        raise ExportError(f"--tolerance must be a number >= 0, got {tolerance}")
     if opset is not None and fmt != "onnx":
         raise ExportError(f"--opset applies only to onnx: {fmt} files have no operator-set version")
+    if opset is not None and not ONNX_MIN_OPSET <= opset <= ONNX_MAX_OPSET:
+        raise ExportError(f"--opset {opset}: this PyTorch exports ONNX opsets {ONNX_MIN_OPSET} to {ONNX_MAX_OPSET}")
     if dynamic_batch and fmt == "torchscript":
         raise ExportError("--dynamic-batch is not supported for torchscript: tracing records the example's shapes, "
                           "so another batch size is not guaranteed; use onnx or exported-program")
 
 
-def _write_onnx(model, x, path, dynamic_batch, opset):
+def _write_onnx(model, x, dynamic_batch, opset) -> bytes:
     try:
         import onnx  # noqa: F401  (the exporter needs it)
+        import onnxruntime  # noqa: F401  (the check needs it)
     except ImportError:
         raise ExportError("onnx export needs the onnx and onnxruntime packages: pip install 'reslab[export]'") from None
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    if weights >= ONNX_FILE_LIMIT:
+        raise ExportError(f"the model's {weights / 2**30:.1f} GiB of weights do not fit in one .onnx file (2 GiB at "
+                          "most); use --format exported-program or torchscript")
     axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+    buffer = io.BytesIO()
     # the TorchScript-based exporter: the dynamo one needs onnxscript, which ResLab does not depend on
-    torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["images"], output_names=["logits"],
+    torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["images"], output_names=["logits"],
                       dynamic_axes=axes, opset_version=opset or 17)
+    return buffer.getvalue()
 
 
 def _run_onnx(path, x):
@@ -164,9 +199,11 @@ def _run_onnx(path, x):
     return torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
 
 
-def _write_torchscript(model, x, path, dynamic_batch, opset):
+def _write_torchscript(model, x, dynamic_batch, opset) -> bytes:
+    buffer = io.BytesIO()
     with torch.no_grad():
-        torch.jit.save(torch.jit.trace(model, x), str(path))
+        torch.jit.save(torch.jit.trace(model, x), buffer)
+    return buffer.getvalue()
 
 
 def _run_torchscript(path, x):
@@ -174,9 +211,11 @@ def _run_torchscript(path, x):
         return torch.jit.load(str(path))(x)
 
 
-def _write_exported_program(model, x, path, dynamic_batch, opset):
+def _write_exported_program(model, x, dynamic_batch, opset) -> bytes:
     shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
-    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), str(path))
+    buffer = io.BytesIO()
+    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), buffer)
+    return buffer.getvalue()
 
 
 def _run_exported_program(path, x):
@@ -184,5 +223,6 @@ def _run_exported_program(path, x):
         return torch.export.load(str(path)).module()(x)
 
 
+# each writer returns the file's bytes: written by write_bytes, a full disk is an OSError, never a native abort
 WRITERS = {"onnx": _write_onnx, "torchscript": _write_torchscript, "exported-program": _write_exported_program}
 RUNNERS = {"onnx": _run_onnx, "torchscript": _run_torchscript, "exported-program": _run_exported_program}

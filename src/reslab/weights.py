@@ -5,22 +5,25 @@ Nothing here unpickles code: safetensors files are plain tensors and other files
 """
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import pickle
 import re
-import tempfile
+import secrets
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_save
 from torch import nn
 
 from .errors import ReslabError
-from .spec import from_dict
+from .spec import from_dict, spec_diff
 
 METADATA_KEY = "reslab"
 HEAD_PREFIXES = ("fc.", "classifier.", "head.fc.")
@@ -125,45 +128,157 @@ def family_of(model: nn.Module) -> str:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
+CONTAINER_KEYS = ("state_dict", "model", "model_state_dict")  # training checkpoints nest the weights
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # added to every key by DataParallel/DDP and by torch.compile
+FORMATS_READ = "safetensors, or a torch.save file of tensors (.pth, .pt, .bin, ...)"
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "lanczos")
+
+
 def read_checkpoint(source) -> tuple[dict[str, torch.Tensor], dict]:
-    """(state dict, ResLab metadata or {}) from a path or a mapping, without executing pickled code."""
+    """(state dict, ResLab metadata or {}) from a path or a mapping, without executing pickled code.
+
+    The format comes from the file's first bytes, whatever its name; metadata is checked field by field.
+    """
     if isinstance(source, Mapping):
-        return _unwrap(dict(source)), {}
+        return _unwrap(dict(source), "the state dict"), {}
+    if not isinstance(source, (str, os.PathLike)):
+        raise WeightsError(f"weights must be a checkpoint path or a state dict, not a {type(source).__name__}")
     path = Path(source)
+    if sniff_format(path) == "safetensors":
+        return _read_safetensors(path)
+    return _read_torch(path), {}
+
+
+def sniff_format(path: Path) -> str:
+    """'safetensors' (8-byte header length, then a JSON object) or 'torch' (a zip archive or a legacy pickle)."""
+    if path.is_dir():
+        raise WeightsError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise WeightsError(f"checkpoint {str(path)!r} does not exist")
-    if path.suffix == ".safetensors":
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                state = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as e:  # safetensors raises several types for a damaged header
-            raise WeightsError(f"{path} is not a readable safetensors file: {e}") from None
-        return state, json.loads(meta[METADATA_KEY]) if METADATA_KEY in meta else {}
-    if path.suffix not in (".pth", ".pt", ".bin", ".ckpt"):
-        raise WeightsError(f"unsupported checkpoint type {path.suffix!r}: use .safetensors, .pth, .pt or .bin")
+    with path.open("rb") as f:
+        head = f.read(9)
+    if not head:
+        raise WeightsError(f"{path} is empty (0 bytes): an interrupted download or copy? Get the file again")
+    if head[8:9] == b"{":
+        return "safetensors"
+    if head.startswith((b"PK", b"\x80")):
+        return "torch"
+    raise WeightsError(f"{path} is not a checkpoint: its content is none of the formats ResLab reads "
+                       f"({FORMATS_READ})")
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot read {path} as a tensor-only checkpoint ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0]}); pickled objects other than tensors are refused") from None
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises several types for a damaged header or missing bytes
+        raise WeightsError(f"{path} is a damaged or truncated safetensors file ({_first_line(e)})") from None
+    return _unwrap(state, path), ({} if raw is None else parse_metadata(path, raw))
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on its way to refusing them
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" (it references {found.group(1)})" if found else ""
+        raise WeightsError(f"{path} holds pickled Python objects{what}, not only tensors: refused, since unpickling "
+                           "can run code; save model.state_dict() with torch.save or as safetensors") from None
+    except Exception as e:  # a torch file cut short or damaged
+        raise WeightsError(f"{path} is a damaged or truncated PyTorch file ({_first_line(e)})") from None
     if not isinstance(obj, Mapping):
-        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict")
-    return _unwrap(dict(obj)), {}
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict (names mapped to tensors)")
+    return _unwrap(dict(obj), path)
 
 
-def _unwrap(obj: dict) -> dict[str, torch.Tensor]:
-    """Accept the usual containers ({'state_dict': ...}, {'model': ...}) and strip DDP's 'module.' prefix."""
-    for key in ("state_dict", "model", "model_state_dict"):
+def _first_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0]
+
+
+def _unwrap(obj: dict, origin) -> dict[str, torch.Tensor]:
+    """Accept the usual containers ({'state_dict': ...}, {'model': ...}) and strip wrapper prefixes."""
+    for key in CONTAINER_KEYS:
         if key in obj and isinstance(obj[key], Mapping):
             obj = dict(obj[key])
             break
-    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise WeightsError(f"not a state dict: entries {bad[:5]} are not tensors")
-    if obj and all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        raise WeightsError(f"{origin} is not a state dict: entries {bad[:5]} are not named tensors")
+    if not obj:
+        raise WeightsError(f"{origin} holds no tensors")
+    while prefix := next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in obj)), None):
+        obj = {k[len(prefix):]: v for k, v in obj.items()}
     return obj
+
+
+def parse_metadata(path, raw: str) -> dict:
+    """ResLab's JSON metadata, checked so that a damaged file fails here, naming the file and the field."""
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path}: its ResLab metadata is not valid JSON ({e.msg} at character {e.pos})") from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{path}: its ResLab metadata is a JSON {type(meta).__name__}, not an object")
+    if "spec" not in meta:
+        raise WeightsError(f"{path}: its ResLab metadata has no 'spec' field")
+    spec = _field(path, "spec", meta["spec"], from_dict)
+    if meta.get("preprocessing") is not None:
+        _field(path, "preprocessing", meta["preprocessing"], check_preprocessing)
+    if meta.get("classes") is not None:
+        _field(path, "classes", meta["classes"], lambda classes: _check_classes(classes, spec.num_classes))
+    return meta
+
+
+def _field(path, name: str, value, parse):
+    """parse(value) for metadata field `name`; any complaint becomes one WeightsError naming file and field."""
+    if name != "classes" and not isinstance(value, dict):
+        raise WeightsError(f"{path}: metadata field {name!r} must be a JSON object, got {type(value).__name__}")
+    try:
+        return parse(value)
+    except (ReslabError, TypeError, ValueError) as e:  # SpecError, or a wrongly typed value
+        raise WeightsError(f"{path}: metadata field {name!r} is invalid: {e}") from None
+
+
+def check_preprocessing(d: dict):
+    """A Preprocessing from metadata; ValueError naming the first unusable value."""
+    from .registry import Preprocessing
+
+    unknown = sorted(set(d) - {f.name for f in fields(Preprocessing)})
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown}")
+    pre = Preprocessing.from_dict(d)
+    if not _is_int(pre.input_size) or pre.input_size < 1:
+        raise ValueError(f"input_size must be a positive integer, got {pre.input_size!r}")
+    if not (_is_number(pre.crop_pct) and 0 < pre.crop_pct <= 1):
+        raise ValueError(f"crop_pct must be in (0, 1], got {pre.crop_pct!r}")
+    if pre.interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation {pre.interpolation!r} is not one of {list(INTERPOLATIONS)}")
+    for name in ("mean", "std"):
+        values = getattr(pre, name)
+        if not isinstance(values, tuple) or not values or not all(map(_is_number, values)):
+            raise ValueError(f"{name} must be a list of numbers, got {values!r}")
+    if len(pre.mean) != len(pre.std) or min(pre.std) <= 0:
+        raise ValueError(f"std must be positive numbers, one per mean value, got mean {list(pre.mean)}, "
+                         f"std {list(pre.std)}")
+    return pre
+
+
+def _check_classes(classes, num_classes: int) -> None:
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"must be a list of class names (strings), got {classes!r:.80}")
+    if len(classes) != num_classes:
+        raise ValueError(f"it names {len(classes)} classes but the classifier has {num_classes} outputs")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def detect_layout(model: nn.Module, keys: list[str]) -> Layout | None:
@@ -206,15 +321,25 @@ def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_he
     if layout not in ("auto", "reslab", "timm", "torchvision"):
         raise WeightsError(f"layout={layout!r}: choose auto, reslab, timm or torchvision")
     state, meta = read_checkpoint(source)
-    state = to_reslab_layout(model, state, "reslab" if meta else layout)
+    origin = "checkpoint" if isinstance(source, Mapping) else f"checkpoint {source}"
+    load_state(model, to_reslab_layout(model, state, "reslab" if meta else layout), meta, origin,
+               allow_new_head=allow_new_head)
+    return meta
+
+
+def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpoint", *,
+               allow_new_head: bool = False) -> None:
+    """Load a state dict in ResLab's layout, or raise WeightsError naming every key that does not fit."""
     own = model.state_dict()
+    # BatchNorm's step counter came with PyTorch 0.4.1; older checkpoints lack it and PyTorch itself accepts that
+    state = {**{k: own[k] for k in own if k.endswith(".num_batches_tracked") and k not in state}, **state}
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     head = [k for k in wrong + missing if k.startswith(HEAD_PREFIXES)]
     if allow_new_head and head and not (set(wrong + missing) - set(head)) and not unexpected:
         warnings.warn(f"checkpoint classifier does not fit this model ({', '.join(_shape_note(k, own, state) for k in head)}): "
-                      "the head is re-initialised, the rest is loaded", stacklevel=2)
+                      "the head is re-initialised, the rest is loaded", stacklevel=3)
         state = {**state, **{k: own[k] for k in head}}  # keep the model's fresh head
         missing, wrong = [], []
     if missing or unexpected or wrong:
@@ -225,10 +350,9 @@ def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_he
             parts.append(f"unexpected keys {_clip(unexpected)}")
         if wrong:
             parts.append("wrongly shaped keys " + _clip([_shape_note(k, own, state) for k in wrong]))
-        raise WeightsError(f"checkpoint does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
-                           + "; ".join(parts))
+        raise WeightsError(f"{origin} does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
+                           + "; ".join(parts) + _rename_hint(missing, unexpected) + _spec_hint(model, meta))
     model.load_state_dict(state)
-    return meta
 
 
 def _shape_note(key: str, own: dict, state: dict) -> str:
@@ -240,6 +364,30 @@ def _clip(items: list[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def _rename_hint(missing: list[str], unexpected: list[str]) -> str:
+    """Say so when the unexpected keys are the missing ones under another first name ('linear.*' for 'fc.*')."""
+    def by_first_name(keys):
+        groups: dict[str, set[str]] = {}
+        for key in keys:
+            first, _, rest = key.partition(".")
+            groups.setdefault(first, set()).add(rest)
+        return groups
+
+    ours = by_first_name(missing)
+    renames = [f"'{theirs}.' -> '{name}.'" for theirs, rests in by_first_name(unexpected).items()
+               for name, mine in ours.items() if rests == mine]
+    return f" (the checkpoint seems to use other names: rename {', '.join(renames)})" if renames else ""
+
+
+def _spec_hint(model: nn.Module, meta: dict) -> str:
+    """Name the spec fields that differ when the checkpoint says which model it was saved from."""
+    if not meta or not hasattr(model, "spec"):
+        return ""
+    differing = [name for name, _, _ in spec_diff(from_dict(meta["spec"]), model.spec)]
+    return (f" (it was saved from {meta.get('preset') or 'a model'} whose spec differs in {', '.join(differing)}; "
+            "reslab.load_model(path) rebuilds that model)") if differing else ""
+
+
 # --- writing ---------------------------------------------------------------------------------------------
 def metadata_of(model: nn.Module, **extra) -> dict:
     spec = model.spec
@@ -249,18 +397,39 @@ def metadata_of(model: nn.Module, **extra) -> dict:
             "preprocessing": pre.to_dict() if pre is not None else None, **extra}
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same directory, then rename: a crash leaves the old file."""
+def atomic_write(path, write: Callable[[str], object]):
+    """write(temporary file beside `path`), then rename it to `path`: a crash or a full disk leaves the old file.
+
+    Returns what `write` returns; an OSError names `path` (not the temporary file) and removes the latter.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".tmp-{secrets.token_hex(4)}-{path.name}"  # keeps the suffix: some loaders need it
     try:
-        write(tmp)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # usual permissions, unlike mkstemp
+        result = write(str(tmp))
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        return result
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise type(e)(e.errno, e.strerror, str(path)) from None
         raise
+
+
+def write_bytes(tmp, data: bytes) -> None:
+    """Write and sync `data`: a full disk is an OSError here, never an abort in native code or a late surprise."""
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def torch_bytes(obj) -> bytes:
+    """torch.save into memory, so that the file itself is written by write_bytes."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) -> Path:
@@ -272,34 +441,50 @@ def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) 
     if layout == "reslab":
         if path.suffix != ".safetensors":
             raise WeightsError(f"ResLab checkpoints are safetensors files: name it {path.stem}.safetensors")
-        meta = {METADATA_KEY: json.dumps(metadata_of(model, **metadata))}
-        atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
-        return path
-    conv = _find_layout(model, layout)
-    if conv.head_is_conv:
-        state = {k: v[..., None, None] if k.startswith(HEAD_PREFIXES) and v.ndim == 2 else v for k, v in state.items()}
-    state = {conv.from_reslab(k): v for k, v in state.items()}
-    if path.suffix == ".safetensors":
-        atomic_write(path, lambda tmp: save_file(state, tmp))
+        data = safetensors_save(state, metadata={METADATA_KEY: _metadata_json(model, path, metadata)})
     else:
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
+        conv = _find_layout(model, layout)
+        if conv.head_is_conv:
+            state = {k: v[..., None, None] if k.startswith(HEAD_PREFIXES) and v.ndim == 2 else v
+                     for k, v in state.items()}
+        state = {conv.from_reslab(k): v for k, v in state.items()}
+        data = safetensors_save(state) if path.suffix == ".safetensors" else torch_bytes(state)
+    atomic_write(path, lambda tmp: write_bytes(tmp, data))
     return path
+
+
+def _metadata_json(model: nn.Module, path: Path, extra: dict) -> str:
+    """The metadata as JSON, checked as a reader will check it: never write a file that cannot be read back."""
+    try:
+        text = json.dumps(metadata_of(model, **extra))
+    except TypeError as e:
+        raise WeightsError(f"cannot save {path}: metadata must be JSON values ({e})") from None
+    parse_metadata(f"cannot save {path}", text)
+    return text
+
+
+def preprocessing_of(meta: dict, spec):
+    """The checkpoint's preprocessing, or the default one at the spec's input size when it stores none."""
+    from .registry import Preprocessing
+
+    pre = meta.get("preprocessing")
+    return Preprocessing.from_dict(pre) if pre else Preprocessing(input_size=spec.input_size)
 
 
 def load_model(path) -> nn.Module:
     """Rebuild a model from a ResLab checkpoint alone: spec and preprocessing come from its metadata."""
     from .models import build
-    from .registry import Preprocessing
 
     state, meta = read_checkpoint(path)
     if not meta:
         raise WeightsError(f"{path} carries no ResLab metadata; use create_model(name, weights={str(path)!r})")
     model = build(from_dict(meta["spec"]))
     model.preset = meta.get("preset")
-    if meta.get("preprocessing"):
-        model.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
-    model.load_state_dict(state)
+    model.preprocessing = preprocessing_of(meta, model.spec)
+    load_state(model, state, meta, f"checkpoint {path}")
     return model
+
+
 # Res2Net (timm): the multi-scale 3x3's convs/bns sit directly on the block, not under conv2
 _RES2 = [(r"\.conv2\.(convs|bns)\.", r".\1.")]
 LAYOUTS["resnet"][:0] = [

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .bench import (COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchError, BenchResult, BenchSettings, run_bench,
-                    table_rows)
+from .bench import (COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchResult, BenchSettings, check_writable_file,
+                    run_bench, table_rows, write_atomically)
 from .table import format_table
 
 
@@ -37,6 +37,9 @@ def cmd_bench(args) -> int:
     settings = BenchSettings(args.device, args.batch_size, args.img_size, args.amp, args.channels_last, args.compile,
                              args.mode, args.repeats, args.warmup, args.compile_mode, args.fold_bn)
     against = tuple(a.strip() for a in args.against.split(",") if a.strip())
+    for path in (args.json, args.csv):
+        if path:
+            check_writable_file(path)
     report = run_bench(args.models, settings, against, log=lambda m: print(m, file=sys.stderr))
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -55,20 +58,14 @@ def cmd_bench(args) -> int:
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as e:
-        raise BenchError(f"cannot write {path}: {e.strerror}") from None
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _write_csv(path: Path, results: list[BenchResult]) -> None:
-    names = [f.name for f in dataclasses.fields(BenchResult)]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=names)
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[f.name for f in dataclasses.fields(BenchResult)])
             writer.writeheader()
             writer.writerows(dataclasses.asdict(r) for r in results)
-    except OSError as e:
-        raise BenchError(f"cannot write {path}: {e.strerror}") from None
+
+    write_atomically(path, write)

@@ -1,29 +1,40 @@
 """Compare models: train each under the same recipe, budget and seeds, then report them side by side.
 
-Every run is the training engine's own (`reslab.train`), in OUTPUT/runs/<model>/seed<k>; the report reads
-its numbers back from those runs' logs. A run that finished is reused, so an interrupted comparison continues.
+Every run is the training engine's own (`reslab.train`), in OUTPUT/runs/<model>/<settings>/seed<k>, where
+<settings> is a short hash of everything that determines the runs (model and overrides, data, recipe, epochs,
+training options); the report reads its numbers back from those runs' logs. A finished run with the same
+settings is reused and a stopped one resumed, so an interrupted comparison continues; changed settings train
+afresh beside the old runs, which are kept.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
+import os
 import platform
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .bench import BenchSettings, run_bench
+from .bench import BenchSettings, check_writable_folder, run_bench, write_atomically
+from .data import DEFAULT_DATASET
 from .errors import ReslabError
 from .info import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
+from .train.checkpoint import STATE
 from .variant import parse_variant, slug, variant_spec
 
 # three small CIFAR-style models that train on the built-in digits in a few minutes on 2 CPU cores:
 # depth (20 vs 32 layers) and channel attention (SE) on the same body
 DEFAULT_MODELS = ("resnet20_cifar", "resnet32_cifar", "resnet20_cifar:attention=se")
-DONE_FILE = "compare.json"  # written beside a run once it has finished: its wall time and what it was
+DONE_FILE = "compare.json"  # written in a run once it has finished: its wall time and its seed
+SETTINGS_FILE = "settings.json"  # beside the seeds of one settings hash: what they were trained with
+NOT_SETTINGS = ("stop_after_steps",)  # training options that stop a run early but change nothing it computes
 
 
 class CompareError(ReslabError, ValueError):
@@ -44,20 +55,40 @@ class CompareConfig:
     def __post_init__(self) -> None:
         if not self.models:
             raise CompareError("name at least one model to compare")
-        if len(set(self.models)) != len(self.models):
-            raise CompareError(f"a model is named twice in {list(self.models)}")
         if self.seeds < 1 or self.epochs < 1:
             raise CompareError(f"seeds and epochs must be at least 1, got seeds={self.seeds}, epochs={self.epochs}")
-        for name in self.models:
-            variant_spec(name)  # unknown presets and bad overrides fail before any training
+        specs = [variant_spec(name) for name in self.models]  # unknown presets and bad overrides fail first
+        for i, (name, spec) in enumerate(zip(self.models, specs)):
+            twin = next((other for other, s in zip(self.models[:i], specs) if s == spec), None)
+            if twin is not None:
+                what = "is named twice" if twin == name else f"is the same model as {twin}"
+                raise CompareError(f"{name} {what} in --models; name each model once")
+
+
+def run_settings(config: CompareConfig, model: str) -> dict:
+    """Everything that determines `model`'s runs but the seed, as JSON values (what settings.json holds)."""
+    name, overrides = parse_variant(model)
+    data = None if config.data in (None, DEFAULT_DATASET) else str(Path(config.data).resolve())
+    options = {k: v for k, v in config.train_options.items() if k not in NOT_SETTINGS}
+    settings = {"model": name, "spec": overrides, "data": data, "recipe": config.recipe, "epochs": config.epochs,
+                **options}
+    return json.loads(json.dumps(settings, sort_keys=True))  # tuples as lists, as they read back
+
+
+def settings_dir(config: CompareConfig, model: str) -> Path:
+    key = json.dumps(run_settings(config, model), sort_keys=True)
+    return Path(config.output) / "runs" / slug(model) / hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def run_dir(config: CompareConfig, model: str, seed: int) -> Path:
-    return Path(config.output) / "runs" / slug(model) / f"seed{seed}"
+    return settings_dir(config, model) / f"seed{seed}"
 
 
 def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] = print) -> tuple[Path, Path]:
     """Train what is missing, measure each model, write the report; return (report.md, report.html)."""
+    check_writable_folder(Path(config.output), CompareError)  # before hours of training, not after
+    for model in config.models:
+        _train_config(config, model, seed=0)  # a bad recipe or training option fails before any training
     records: dict[str, list[RunRecord]] = {}
     for model in config.models:
         for seed in range(config.seeds):
@@ -68,12 +99,20 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
         {"data": config.data or "digits (built-in)", "recipe": config.recipe, "epochs": config.epochs,
          "seeds": config.seeds, **config.train_options},
         _machine())
-    return write_report(comparison, Path(config.output), CURVE_COLUMNS)
+    return _write_report(comparison, Path(config.output))
+
+
+def _write_report(comparison: Comparison, output: Path) -> tuple[Path, Path]:
+    """The report written aside, then each file renamed into `output`: an old report is never half replaced."""
+    with tempfile.TemporaryDirectory(prefix=".report-", dir=output) as aside:
+        write_report(comparison, Path(aside), CURVE_COLUMNS)
+        for written in sorted(Path(aside).iterdir()):
+            os.replace(written, output / written.name)
+    return output / "report.md", output / "report.html"
 
 
 # --- the training engine's side: its run directory, its per-epoch log ---------------------------------------
 LOG_FILE = "metrics.csv"  # written by reslab.train, one row per epoch
-RESUMABLE_FILE = "state.pt"  # reslab.train's resumable state
 ACCURACY_COLUMN = "val_top1"  # a fraction in the log; the report shows percent
 CURVE_COLUMNS = ("val_top1", "train_loss")
 
@@ -81,29 +120,104 @@ CURVE_COLUMNS = ("val_top1", "train_loss")
 def _finished_or_trained(config: CompareConfig, model: str, seed: int, log) -> RunRecord:
     directory = run_dir(config, model, seed)
     done = directory / DONE_FILE
+    _claim_settings(config, model, log)
     if done.exists():
         log(f"{model} seed {seed}: reusing the finished run in {directory}")
-        wall_s = json.loads(done.read_text())["wall_s"]
+        wall_s = _read_wall_s(done)
     else:
-        from .train import from_recipe, train
-
-        name, overrides = parse_variant(model)
-        resume = (directory / RESUMABLE_FILE).exists()
-        log(f"{model} seed {seed}: {'resuming' if resume else 'training'} in {directory}")
-        if resume:
-            result = train(from_recipe(config.recipe, resume=str(directory), progress=False))
-        else:
-            result = train(from_recipe(config.recipe, model=name, spec=overrides, data=config.data,
-                                       epochs=config.epochs, seed=seed, output=str(directory), progress=False,
-                                       tensorboard=False, **config.train_options))
-        if result.stopped:
-            raise CompareError(f"{model} seed {seed} stopped early ({result.stopped}); run the comparison again "
-                               "to resume it")
-        wall_s = result.wall_s
-        done.write_text(json.dumps({"model": model, "seed": seed, "wall_s": wall_s}))
+        wall_s = _train(config, model, seed, directory, log)
+        write_atomically(done, lambda tmp: Path(tmp).write_text(json.dumps({"seed": seed, "wall_s": wall_s})),
+                         CompareError)
     rows = _log_rows(directory)
-    curve = {c: [float(r[c]) for r in rows if r.get(c) not in (None, "")] for c in CURVE_COLUMNS}
-    return RunRecord(model, seed, str(directory), 100 * float(rows[-1][ACCURACY_COLUMN]), wall_s, curve)
+    try:
+        curve = {c: [float(r[c]) for r in rows if r.get(c) not in (None, "")] for c in CURVE_COLUMNS}
+        top1 = 100 * float(rows[-1][ACCURACY_COLUMN])
+    except (TypeError, ValueError):
+        raise CompareError(f"{directory / LOG_FILE} holds a value that is not a number; "
+                           f"delete {directory} to train that run again") from None
+    return RunRecord(model, seed, str(directory), top1, wall_s, curve)
+
+
+def _train_config(config: CompareConfig, model: str, seed: int):
+    """The TrainConfig of one run (checked as it is made)."""
+    from .train import from_recipe
+
+    name, overrides = parse_variant(model)
+    return from_recipe(config.recipe, model=name, spec=overrides, data=config.data, epochs=config.epochs, seed=seed,
+                       output=str(run_dir(config, model, seed)), progress=False, tensorboard=False,
+                       **config.train_options)
+
+
+def _train(config: CompareConfig, model: str, seed: int, directory: Path, log) -> float:
+    """Train (or resume) one run; return its wall time in seconds."""
+    from .train import from_recipe, train
+
+    resume = (directory / STATE).exists()  # a stopped run of these very settings: the directory says so
+    log(f"{model} seed {seed}: {'resuming' if resume else 'training'} in {directory}")
+    if resume:
+        # the saved run's settings win; the options given here only say how to run it (workers, ...)
+        result = train(from_recipe(config.recipe, resume=str(directory), progress=False, **config.train_options))
+    else:
+        result = train(_train_config(config, model, seed))
+    if result.stopped:
+        raise CompareError(f"{model} seed {seed} stopped early ({result.stopped}); run the comparison again "
+                           "to resume it")
+    return result.wall_s
+
+
+def _claim_settings(config: CompareConfig, model: str, log) -> None:
+    """Make sure the settings folder holds these settings (writing them the first time), so that only runs
+    trained exactly as asked are reused or resumed."""
+    wanted = run_settings(config, model)
+    path = settings_dir(config, model) / SETTINGS_FILE
+    if path.exists():
+        stored = _read_json(path, path.parent)
+        if stored != wanted:
+            raise CompareError(f"{path.parent} holds runs trained with other settings ({_changes(stored, wanted)}); "
+                               f"delete {path.parent} to train them again")
+        return
+    previous = _previous_settings(path.parent.parent, exclude=path.parent)
+    if previous is not None:
+        folder, old = previous
+        log(f"{model}: settings changed since the runs in {folder} ({_changes(old, wanted)}): training afresh, "
+            "the old runs are kept")
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(wanted, indent=2, sort_keys=True)),
+                     CompareError)
+
+
+def _previous_settings(model_dir: Path, exclude: Path) -> tuple[Path, dict] | None:
+    """The newest readable other settings of this model, as (folder, settings): what the log compares with."""
+    found = [p for p in model_dir.glob(f"*/{SETTINGS_FILE}") if p.parent != exclude]
+    for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        with contextlib.suppress(CompareError):
+            return path.parent, _read_json(path, path.parent)
+    return None
+
+
+def _changes(old: dict, new: dict) -> str:
+    """'epochs 5 -> 3, data /a -> /b': the settings that differ."""
+    return ", ".join(f"{k} {old.get(k, '-')} -> {new.get(k, '-')}" for k in sorted(set(old) | set(new))
+                     if old.get(k) != new.get(k))
+
+
+def _read_json(path: Path, runs: Path) -> dict:
+    """The JSON object in `path`; if it is unreadable, an error that says to delete `runs` (what it describes)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        value, reason = None, (str(e).splitlines() or [type(e).__name__])[0]
+    else:
+        reason = "not a JSON object"
+    if not isinstance(value, dict):
+        raise CompareError(f"{path} is unreadable or corrupt ({reason}); delete {runs} to train again")
+    return value
+
+
+def _read_wall_s(done: Path) -> float:
+    wall_s = _read_json(done, done.parent).get("wall_s")
+    if not isinstance(wall_s, (int, float)) or isinstance(wall_s, bool):
+        raise CompareError(f"{done} has no wall time ('wall_s'); delete {done.parent} to train that run again")
+    return float(wall_s)
 
 
 def _log_rows(directory: Path) -> list[dict]:
@@ -111,11 +225,12 @@ def _log_rows(directory: Path) -> list[dict]:
     try:
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
-    except OSError:
-        raise CompareError(f"{directory}: the run has no training log {LOG_FILE}; delete the directory to "
-                           "train it again") from None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        raise CompareError(f"{directory}: the run's training log {LOG_FILE} is missing or unreadable; delete "
+                           f"{directory} to train it again") from None
     if not rows or ACCURACY_COLUMN not in rows[-1]:
-        raise CompareError(f"{path}: no {ACCURACY_COLUMN!r} column to read the accuracy from")
+        raise CompareError(f"{path} has no {ACCURACY_COLUMN!r} values to read the accuracy from; delete "
+                           f"{directory} to train that run again")
     return rows
 
 

@@ -8,7 +8,9 @@ from .variant import split_models
 def add_commands(sub) -> None:
     p = sub.add_parser("compare", help="train models side by side (same recipe, epochs, seeds) and write a report")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help="comma-separated presets, each optionally with :field=value spec overrides")
+                   help="comma-separated presets, each optionally with :field=value spec overrides; a value may "
+                        "itself be comma-separated (a tuple or one value per stage), as a comma starts a new "
+                        "model only before a preset name: resnet18:attention=se,se,none,none,resnet34")
     p.add_argument("--data", default=None, help="dataset root (ImageFolder or CIFAR pickles); default: digits")
     p.add_argument("--recipe", default="cifar")
     p.add_argument("--epochs", type=int, default=5)
@@ -16,7 +18,9 @@ def add_commands(sub) -> None:
     p.add_argument("--subset", type=int, default=None, help="class-balanced subset of the training images")
     p.add_argument("--val-subset", type=int, default=None, help="class-balanced subset of the validation images")
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--output", default="runs/compare", help="report directory; the runs go under OUTPUT/runs")
+    p.add_argument("--output", default="runs/compare",
+                   help="report directory; the runs go under OUTPUT/runs, one folder per model and settings: "
+                        "finished runs with the same settings are reused, stopped ones resumed")
     p.set_defaults(func=cmd_compare)
 
 

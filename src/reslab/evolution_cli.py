@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .bench import BenchSettings
+from .bench import BenchSettings, check_writable_file, write_atomically
 from .errors import ReslabError
 from .evolution import evolution_rows, to_markdown
 
@@ -24,13 +24,16 @@ def cmd_zoo(args) -> int:
     settings = None
     if args.bench:
         settings = BenchSettings(args.device, args.batch_size, args.img_size, repeats=args.repeats, warmup=2)
+    if args.output:
+        check_writable_file(args.output, ReslabError)  # before the measuring, which can take minutes
     rows, missing = evolution_rows(settings)
     if missing:
         print(f"not registered yet, left out: {', '.join(missing)}", file=sys.stderr)
     table = to_markdown(rows, settings)
     print(table)
     if args.output:
-        _write(args.output, _document(table, settings, missing))
+        text = _document(table, settings, missing)
+        write_atomically(args.output, lambda tmp: Path(tmp).write_text(text), ReslabError)
         print(f"written to {args.output}", file=sys.stderr)
     return 0
 
@@ -48,10 +51,3 @@ def _document(table: str, settings: BenchSettings | None, missing: list[str]) ->
         lines += [f"Not registered when this table was made: {', '.join(missing)}.", ""]
     return "\n".join(lines)
 
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as e:
-        raise ReslabError(f"cannot write {path}: {e.strerror}") from None

@@ -1,12 +1,17 @@
 """`reslab models`, `reslab info`, `reslab diff`: look at the zoo."""
 from __future__ import annotations
 
+import difflib
+
+from .bench import complexity_at
 from .cli import parse_overrides
+from .errors import ReslabError
 from .factory import create_model, resolve_spec
 from .info import cached_complexity, count_params, stage_shapes
-from .registry import get_preset, list_presets
+from .registry import get_preset, list_models, list_presets
 from .spec import spec_diff
 from .table import format_table
+from .variant import parse_variant, variant_spec
 
 
 def add_commands(sub) -> None:
@@ -15,13 +20,13 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("info", help="one model: its spec, size, cost and stage outputs (spec fields as --FIELD V)")
-    p.add_argument("name")
+    p.add_argument("name", help="a preset, optionally with :field=value overrides")
     p.add_argument("--input-size", type=int, default=None)
     p.set_defaults(func=cmd_info, accepts_overrides=True)
 
     p = sub.add_parser("diff", help="the spec fields two models differ in, and what that costs")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="two presets, each optionally with :field=value overrides (resnet18 resnet18:attention=se)")
     p.set_defaults(func=cmd_diff)
 
 
@@ -32,18 +37,27 @@ def cmd_models(args) -> int:
         rows.append([p.name, p.family, p.year, _short_paper(p.paper), f"{params / 1e6:.2f}", f"{macs / 1e9:.2f}",
                      p.spec.input_size])
     if not rows:
-        print(f"no model matches {args.pattern!r}")
-        return 1
+        raise ReslabError(f"no model matches {args.pattern!r}; {_pattern_hint(args.pattern)}")
     print(format_table(["name", "family", "year", "paper", "params (M)", "GMACs", "input"], rows))
     return 0
 
 
+def _pattern_hint(pattern: str) -> str:
+    if list_models(f"*{pattern}*"):
+        return f"a pattern matches whole names: try '*{pattern}*'"
+    close = difflib.get_close_matches(pattern.strip("*"), list_models(), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(close)}?" if close else "`reslab models` lists them all"
+
+
 def cmd_info(args) -> int:
-    preset = get_preset(args.name)
-    spec = resolve_spec(args.name, **parse_overrides(args.overrides, preset.spec))
-    size = args.input_size or spec.input_size
+    name, overrides = parse_variant(args.name)
+    preset = get_preset(name)
+    spec = resolve_spec(name, **{**overrides, **parse_overrides(args.overrides, preset.spec)})
+    size = spec.input_size if args.input_size is None else args.input_size
+    if size < 1:
+        raise ReslabError(f"--input-size must be a positive number of pixels, got {size}")
+    params, macs = complexity_at(args.name, spec, size, ReslabError)
     model = create_model(spec)
-    params, macs = cached_complexity(spec, size)
     print(f"{args.name}: {preset.family} ({preset.year}) - {preset.paper}")
     if preset.idea:
         print(f"idea: {preset.idea}")
@@ -60,15 +74,18 @@ def cmd_info(args) -> int:
     for key, value in fields.items():
         print(f"  {key:{width}s} {_fmt(value)}")
     print("\nstage outputs (C, H, W):")
-    for name, shape in stage_shapes(model, size, spec.in_chans):
-        print(f"  {name:8s} {shape}")
+    for stage, shape in stage_shapes(model, size, spec.in_chans):
+        print(f"  {stage:8s} {shape}")
     return 0
 
 
 def cmd_diff(args) -> int:
-    a, b = get_preset(args.a).spec, get_preset(args.b).spec
+    if len(args.models) != 2:
+        raise ReslabError(f"diff compares two models, got {len(args.models)} ({' '.join(args.models) or 'none'}); "
+                          "e.g. reslab diff resnet50 resnet50d")
+    a, b = (variant_spec(name) for name in args.models)
     rows = [[k, _fmt(va), _fmt(vb)] for k, va, vb in spec_diff(a, b)]
-    print(format_table(["field", args.a, args.b], rows) if rows else "the specs are identical")
+    print(format_table(["field", *args.models], rows) if rows else "the specs are identical")
     (pa, ma), (pb, mb) = cached_complexity(a), cached_complexity(b)
     print(f"\nparameters: {pa / 1e6:.3f} M -> {pb / 1e6:.3f} M ({(pb - pa) / 1e6:+.3f} M)")
     print(f"GMACs:      {ma / 1e9:.3f} -> {mb / 1e9:.3f} ({(mb - ma) / 1e9:+.3f})")

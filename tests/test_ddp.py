@@ -40,3 +40,17 @@ def untrained_weights(tmp_path):
 
     torch.manual_seed(ARGS["seed"])  # the engine seeds like this before building the model
     return build_model(from_recipe("cifar", output=str(tmp_path / "x"), **ARGS), 10).state_dict()
+
+
+def test_train_destroys_the_process_group_it_created(tmp_path, monkeypatch):
+    import torch.distributed as dist
+
+    honest = dist.init_process_group
+
+    def one_process_group(backend):  # what torchrun's rendezvous gives, for a world of one
+        honest(backend, store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as under torchrun: train() must create the group itself
+    monkeypatch.setattr(dist, "init_process_group", one_process_group)
+    train(from_recipe("cifar", output=str(tmp_path / "run"), **{**ARGS, "val_subset": 10}))
+    assert not dist.is_initialized()

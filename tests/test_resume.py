@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from reslab.train import from_recipe, train
+from reslab.train.checkpoint import load_state
 
 
 def config(out, **kw):
@@ -44,12 +45,54 @@ def test_resume_from_a_directory_without_state_is_a_clear_error(tmp_path):
     from reslab.errors import ReslabError
 
     (tmp_path / "config.json").write_text(config(tmp_path).to_json())
-    with pytest.raises(ReslabError, match="no state.pt"):
+    with pytest.raises(ReslabError, match="no state.safetensors"):
         train(config(tmp_path, resume=str(tmp_path)))
 
 
+def test_state_round_trips_every_rng_and_optimizer_value_exactly():
+    import random
+
+    import numpy as np
+
+    from reslab.train import checkpoint
+
+    np.random.seed(7)
+    np.random.normal()  # leaves a cached Gaussian in the numpy state
+    random.seed(7)
+    random.gauss(0, 1)
+    params = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2, 2))]
+    adamw = torch.optim.AdamW(params, lr=1e-3, betas=(0.8, 0.9))
+    sum(p.sum() for p in params).backward()
+    adamw.step()
+    state = {"rng": checkpoint.rng_state(), "optimizer": adamw.state_dict(), "best": {"val_loss": float("nan")}}
+    back = checkpoint._from_json(*_decoded(checkpoint.encode_state(state)))
+    np_a, np_b = state["rng"]["numpy"], back["rng"]["numpy"]
+    assert np_a[0] == np_b[0] and np.array_equal(np_a[1], np_b[1]) and np_a[2:] == np_b[2:]
+    assert back["rng"]["python"] == state["rng"]["python"]
+    assert torch.equal(back["rng"]["torch"], state["rng"]["torch"])
+    assert back["optimizer"]["param_groups"] == state["optimizer"]["param_groups"]  # betas stay a tuple
+    for i, slots in state["optimizer"]["state"].items():
+        assert all(torch.equal(v, back["optimizer"]["state"][i][k]) for k, v in slots.items())
+    checkpoint.set_rng_state(back["rng"])
+    assert (np.random.normal(), random.gauss(0, 1)) == (checkpoint.set_rng_state(state["rng"]) or
+                                                        (np.random.normal(), random.gauss(0, 1)))
+
+
+def _decoded(data: bytes):
+    import json
+
+    from safetensors.torch import load
+
+    from reslab.train.checkpoint import FORMAT
+
+    header_len = int.from_bytes(data[:8], "little")
+    meta = json.loads(data[8:8 + header_len])["__metadata__"]
+    assert meta["format"] == FORMAT
+    return json.loads(meta["state"]), load(data)
+
+
 @pytest.mark.slow
-def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_128_plus_signal(tmp_path):
     args = [sys.executable, "-m", "reslab", "train", "--model", "resnet20_cifar", "--depths", "1,1,1", "--subset",
             "160", "--val-subset", "50", "--epochs", "3", "--batch-size", "16", "--lr-batch", "16", "--output",
             str(tmp_path / "cut"), "--no-tensorboard", "--no-progress", "--recipe", "cifar"]
@@ -60,9 +103,9 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
     time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + signal.SIGTERM, err
     assert "received SIGTERM" in err and "Resume with: reslab train --resume" in out
-    state = torch.load(tmp_path / "cut" / "state.pt", weights_only=False)
+    state = load_state(tmp_path / "cut")
     assert state["global_step"] > 10
     done = subprocess.run([sys.executable, "-m", "reslab", "train", "--resume", str(tmp_path / "cut"),
                            "--no-progress"], capture_output=True, text=True, timeout=600)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reslab.evaluate import evaluate_checkpoint
+from reslab.train.evaluate import evaluate_checkpoint
 from reslab.train import TrainConfig, TrainingDiverged, default_job, from_recipe, train
 from reslab.weights import read_checkpoint
 

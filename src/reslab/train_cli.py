@@ -1,4 +1,4 @@
-"""`reslab train`, `reslab eval`, `reslab recipes`: thin layers over reslab.train and reslab.evaluate."""
+"""`reslab train`, `reslab eval`, `reslab recipes`: thin layers over reslab.train (and its evaluate)."""
 from __future__ import annotations
 
 import argparse
@@ -67,7 +67,9 @@ def config_from_args(args):
     if args.overrides:
         model = given.get("model", "resnet20_cifar")
         given["spec"] = parse_overrides(args.overrides, get_preset(model).spec)
-    if "recipe" not in given and "data" not in given and "resume" not in given:
+    if "resume" in given:  # only what was given: train() applies --epochs and refuses other changes
+        return given
+    if "recipe" not in given and "data" not in given:
         return default_job(**given)
     return from_recipe(given.pop("recipe", "cifar"), **given)
 
@@ -76,8 +78,10 @@ def cmd_train(args) -> int:
     from .train import train
 
     result = train(config_from_args(args))
-    if result.stopped or int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone reports
-        return 0
+    if result.signum is not None:  # as a shell expects of a signalled program: `train && export` stops here
+        return 128 + result.signum
+    if result.stopped or result.finished_before or int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 alone reports
     top1 = result.metrics.get("val_top1", float("nan"))
     print(f"validation accuracy: {top1:.2%} ({result.epochs_done} epochs, {result.wall_s:.0f} s); "
           f"run saved in {result.run_dir}")
@@ -85,7 +89,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate_checkpoint, find_weights
+    from .train.evaluate import evaluate_checkpoint, find_weights
 
     weights = find_weights(args.checkpoint)
     png = Path(args.confusion) if args.confusion else weights.parent / f"confusion_{args.split}.png"
@@ -96,7 +100,8 @@ def cmd_eval(args) -> int:
         return 0
     print(f"{weights} on {args.data or 'digits'}/{args.split}{' (flip TTA)' if args.tta else ''}: "
           f"{result.images} images")
-    print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}")
+    print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}"
+          + (f"   ({len(result.unreadable)} unreadable images skipped)" if result.unreadable else ""))
     print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
     print(f"confusion matrix: {png}")
     return 0

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ReslabError
-from .recipes import get_recipe, rescale_epochs
+from .recipes import RECIPES, get_recipe, rescale_epochs
 
 
 class ConfigError(ReslabError, ValueError):
@@ -84,11 +88,16 @@ class TrainConfig:
     progress: bool = True
     source: str = field(default="", repr=False)  # the recipe's citation
 
+    def __post_init__(self):
+        validate(self)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.to_json() + "\n")
+        from ..weights import atomic_write
+
+        atomic_write(Path(path), lambda tmp: Path(tmp).write_text(self.to_json() + "\n"))
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -100,7 +109,114 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            values = json.loads(Path(path).read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path} is not valid JSON ({e}); it must hold the run's settings") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path} must hold a JSON object of training settings")
+        try:
+            return cls.from_dict(values)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+
+# settings with a fixed set of values
+CHOICES = {"recipe": tuple(RECIPES), "optimizer": ("sgd", "adamw", "lamb"), "schedule": ("step", "cosine"),
+           "loss": ("ce", "bce"), "crop": ("rrc", "pad", "none"), "amp": ("off", "bf16", "fp16"),
+           "auto_augment": ("none", "autoaugment", "randaugment", "trivialaugment")}
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# numeric settings and their allowed interval; "(" or ")" excludes that end; None values mean "not set"
+RANGES = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_batch": "[1, inf)",
+          "momentum": "[0, 1)", "weight_decay": "[0, inf)", "gamma": "(0, inf)", "warmup_epochs": "[0, inf)",
+          "min_lr": "[0, inf)", "clip_grad": "[0, inf)", "accum_steps": "[1, inf)", "label_smoothing": "[0, 1)",
+          "mixup": "[0, inf)", "cutmix": "[0, inf)", "color_jitter": "[0, inf)", "randaug_magnitude": "[0, 30]",
+          "random_erasing": "[0, 1]", "repeated_aug": "[1, inf)", "img_size": "[1, inf)", "test_size": "[1, inf)",
+          "test_crop_pct": "(0, 1]", "drop_path_rate": "[0, 1)", "drop_rate": "[0, 1)", "ema_decay": "[0, 1)",
+          "num_classes": "[1, inf)", "layer_decay": "(0, 1]", "head_lr": "(0, inf)", "seed": "[0, inf)",
+          "workers": "[0, inf)", "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)"}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Every setting against its type, its set of values or its range: bad input stops here, before any file."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if not _has_type(value, hints[f.name]):
+            raise ConfigError(f"{flag(f.name)} {value!r}: expected {_type_name(hints[f.name])}")
+        if f.name in CHOICES and value not in CHOICES[f.name]:
+            raise ConfigError(f"{flag(f.name)} {value!r}: expected one of {', '.join(CHOICES[f.name])}")
+        if f.name in RANGES and value is not None and not _in_interval(value, RANGES[f.name]):
+            raise ConfigError(f"{flag(f.name)} {value}: must be {_describe(RANGES[f.name])}")
+    if not DEVICE.fullmatch(cfg.device):
+        raise ConfigError(f"--device {cfg.device!r}: expected auto, cpu, mps, cuda or cuda:N")
+    if not cfg.output.strip():
+        raise ConfigError("--output is empty: give the folder for the run")
+    if cfg.schedule == "step" and any(not 1 <= m <= cfg.epochs for m in cfg.milestones):
+        raise ConfigError(f"--milestones {','.join(map(str, cfg.milestones))}: each must be an epoch between 1 "
+                          f"and --epochs {cfg.epochs}")
+    if cfg.warmup_epochs > cfg.epochs:
+        raise ConfigError(f"--warmup-epochs {cfg.warmup_epochs} is longer than the run (--epochs {cfg.epochs})")
+    if cfg.batch_size % cfg.accum_steps:
+        raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of --accum-steps {cfg.accum_steps}")
+
+
+def _has_type(value, hint) -> bool:
+    if typing.get_origin(hint) is types.UnionType:
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return isinstance(value, tuple) and all(_has_type(v, typing.get_args(hint)[0]) for v in value)
+    if hint is float:  # an int is a fine float; a bool is neither
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(hint) or hint)
+
+
+def _type_name(hint) -> str:
+    return str(hint).replace("typing.", "").replace("NoneType", "None").replace("<class '", "").replace("'>", "")
+
+
+def _in_interval(value: float, interval: str) -> bool:
+    lo, hi = (float(v) for v in interval[1:-1].split(","))
+    above = value > lo if interval[0] == "(" else value >= lo
+    below = value < hi if interval[-1] == ")" else value <= hi
+    return above and below and not math.isnan(value)
+
+
+def _describe(interval: str) -> str:
+    lo, hi = (v.strip() for v in interval[1:-1].split(","))
+    if hi == "inf":
+        return f"greater than {lo}" if interval[0] == "(" else f"at least {lo}"
+    return f"in {interval}"
+
+
+# how a resumed run is executed may change; what it trains may not (except its length)
+RUN_CONTROLS = ("device", "workers", "progress", "tensorboard", "stop_after_steps")
+
+
+def resume_config(given: dict) -> TrainConfig:
+    """The saved settings of the run in given["resume"], with the given run controls and --epochs applied;
+    any other setting given that differs from the saved one is refused, named."""
+    run_dir = Path(given["resume"])
+    if not run_dir.is_dir():
+        raise ConfigError(f"cannot resume: {run_dir} is not a folder (give the --output folder of an earlier run)")
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"cannot resume from {run_dir}: no config.json there (not a reslab run directory)")
+    saved = TrainConfig.load(run_dir / "config.json")
+    changes = {k: v for k, v in given.items() if k not in ("resume", "output") and v != getattr(saved, k)}
+    refused = [flag(k) for k in changes if k not in (*RUN_CONTROLS, "epochs")]
+    if "output" in given and Path(given["output"]) != run_dir:
+        refused.append("--output")
+    if refused:
+        raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run_dir}: a resumed run keeps its "
+                          f"recipe (only --epochs and {', '.join(map(flag, RUN_CONTROLS))} may change); start a new "
+                          f"run from its weights instead: --weights {run_dir / 'last.safetensors'}")
+    return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **changes)
 
 
 def field_names() -> list[str]:

@@ -14,6 +14,7 @@ class DistEnv:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # this process group was created by init_from_env, so shutdown destroys it
 
     @property
     def is_main(self) -> bool:
@@ -29,9 +30,10 @@ def init_from_env(device: torch.device) -> DistEnv:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return DistEnv()
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistEnv(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistEnv(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
 
 
 def wrap(model: nn.Module, env: DistEnv, device: torch.device, sync_bn: bool) -> nn.Module:
@@ -57,5 +59,6 @@ def barrier(env: DistEnv) -> None:
 
 
 def shutdown(env: DistEnv) -> None:
-    if env.enabled and dist.is_initialized():
+    """Destroy the process group if init_from_env created it (one the caller created is theirs to destroy)."""
+    if env.owns_group and dist.is_initialized():
         dist.destroy_process_group()

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .errors import ReslabError
+from ..errors import ReslabError
+from .device import autocast, pick_device
 
 
 @dataclass
@@ -18,6 +19,7 @@ class EvalResult:
     images: int
     confusion: torch.Tensor  # rows: true class, columns: predicted class
     classes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # images skipped because they could not be read
 
     @property
     def per_class(self) -> dict[str, float]:
@@ -26,12 +28,7 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         return {"top1": self.top1, "top5": self.top5, "loss": self.loss, "images": self.images,
-                "per_class": self.per_class}
-
-
-def autocast(device: torch.device, amp: str):
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+                "unreadable": len(self.unreadable), "per_class": self.per_class}
 
 
 @torch.no_grad()
@@ -44,7 +41,9 @@ def evaluate(model, loader, classes: list[str], device: torch.device, *, amp: st
     confusion = torch.zeros(k, k, dtype=torch.float64)
     sums = torch.zeros(3, dtype=torch.float64)  # loss sum, top-5 hits, images
     fmt = torch.channels_last if channels_last else torch.contiguous_format
+    unreadable: list[str] = []
     for batch in loader:
+        unreadable += batch.unreadable
         if len(batch.labels) == 0:
             continue
         images = batch.images.to(device, memory_format=fmt)
@@ -64,7 +63,7 @@ def evaluate(model, loader, classes: list[str], device: torch.device, *, amp: st
     model.train(was_training)
     n = max(float(sums[2]), 1.0)
     return EvalResult(top1=float(confusion.trace()) / n, top5=float(sums[1]) / n, loss=float(sums[0]) / n,
-                      images=int(sums[2]), confusion=confusion, classes=list(classes))
+                      images=int(sums[2]), confusion=confusion, classes=list(classes), unreadable=unreadable)
 
 
 def save_confusion_png(result: EvalResult, path: Path, title: str = "") -> Path:
@@ -94,7 +93,7 @@ def save_confusion_png(result: EvalResult, path: Path, title: str = "") -> Path:
 
 def find_weights(checkpoint) -> Path:
     """A run directory's last weights, or a weights file itself."""
-    from .train.checkpoint import WEIGHTS
+    from .checkpoint import WEIGHTS
 
     path = Path(checkpoint)
     if path.is_dir():
@@ -108,11 +107,12 @@ def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "va
                         batch_size: int = 128, workers: int | None = None, device: str = "auto",
                         confusion_png: Path | None = None) -> EvalResult:
     """Evaluate a run directory or weights file on `split` of `data` (None: the built-in digits)."""
-    from .data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
-    from .data.transforms import eval_transform
-    from .train.engine import pick_device
-    from .weights import load_model, read_checkpoint
+    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
+    from ..data.transforms import eval_transform
+    from ..weights import load_model, read_checkpoint
 
+    if batch_size < 1:
+        raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
     path = find_weights(checkpoint)
     model = load_model(path)
     classes = read_checkpoint(path)[1].get("classes")
@@ -120,6 +120,11 @@ def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "va
     if classes is not None and list(classes) != list(dataset.classes):
         raise ReslabError(f"{path} was trained on classes {classes}, but {data or 'digits'}/{split} has "
                           f"{dataset.classes}")
+    outputs = model.spec.num_classes
+    if classes is None and outputs != len(dataset.classes):
+        raise ReslabError(f"{path} has {outputs} outputs but {data or 'digits'}/{split} has "
+                          f"{len(dataset.classes)} classes, and it stores no class names to match them up; "
+                          f"evaluate it on data with {outputs} classes")
     dev = pick_device(device)
     model.to(dev)
     pre = model.preprocessing

@@ -1,0 +1,113 @@
+"""The shape of the code: no import cycles, a torch-free spec, one family protocol every builder follows."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import reslab
+from reslab.models import BUILDERS
+from reslab.models.protocol import FamilyModel
+
+PACKAGE = Path(reslab.__file__).parent
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the reslab modules it imports, read from the source; imports inside functions count too."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                root = ".".join(base + [node.module] if node.module else base)
+                # `from pkg import sub` needs the submodule; `from pkg import name` needs pkg itself
+                targets = [f"{root}.{a.name}" if f"{root}.{a.name}" in modules else root for a in node.names]
+            else:
+                continue
+            found.update(t for t in targets if t in modules and t != name)
+        graph[name] = found
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node, path):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt, path + [nxt])):
+                return cycle
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [start])):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_reslab_has_no_import_cycles():
+    graph = import_graph()
+    assert "reslab.spec.resnet" in graph["reslab.spec"]  # the reader sees relative imports
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_specs_and_presets_import_without_torch():
+    code = "import reslab, sys; reslab.get_spec('resnet50d'); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["resnet50d", "densenet121", "regnety_002", "tresnet_m", "resnet20_cifar"])
+def test_every_family_follows_the_protocol(name):
+    model = reslab.create_model(name, input_size=64).eval()
+    assert isinstance(model, FamilyModel) and type(model) in BUILDERS.values()
+    x = torch.randn(2, 3, 64, 64)
+    # feature_info was recorded while building: it matches what the stem and stages really output
+    assert [f["index"] for f in model.feature_info] == list(range(len(model.stages) + 1))
+    y = model.forward_stem(x)
+    for info, stage in zip(model.feature_info, [None, *model.stages]):
+        y = y if stage is None else stage(y)
+        assert (info["num_chs"], info["reduction"]) == (y.shape[1], 64 // y.shape[-1]), info
+    first = dict(model.named_modules())[model.first_conv]
+    assert isinstance(first, torch.nn.Conv2d)
+    model.reset_classifier(7)
+    assert model(x).shape == (2, 7) and model.spec.num_classes == 7 and model.get_classifier().out_features == 7
+
+
+def test_grad_checkpointing_gives_the_same_gradients():
+    model = reslab.create_model("resnet18", num_classes=3, input_size=32)
+    x = torch.randn(2, 3, 32, 32)
+    model(x).sum().backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    model(x).sum().backward()
+    for a, p in zip(plain, model.parameters()):
+        torch.testing.assert_close(a, p.grad)
+
+
+def test_integer_fields_refuse_booleans():
+    with pytest.raises(reslab.SpecError, match="groups"):
+        reslab.ResNetSpec(groups=True)
+    with pytest.raises(reslab.SpecError, match="growth_rate"):
+        reslab.get_spec("densenet121").replace(growth_rate=True)

@@ -10,10 +10,11 @@ from pathlib import Path
 from .data.errors import DataError
 from .errors import ReslabError
 from .export import FORMATS, export
-from .predict import Predictor, image_files, model_from_checkpoint, predict_files
+from .predict import Predictor, image_files, predict_files
 from .train.device import pick_device
-from .train.evaluate import find_weights
-from .weights import atomic_write
+from .train.checkpoint import find_weights
+from .files import atomic_write
+from .weights import load_model
 
 
 def add_commands(sub) -> None:
@@ -119,7 +120,7 @@ def _write_csv(tmp: str, rows) -> None:
 
 
 def cmd_export(args) -> int:
-    model, _ = model_from_checkpoint(args.checkpoint)
+    model = load_model(find_weights(args.checkpoint))
     result = export(model, args.output, args.format, input_size=args.input_size, batch_size=args.batch_size,
                     fold=not args.no_fold, dynamic_batch=args.dynamic_batch, opset=args.opset,
                     tolerance=args.tolerance)

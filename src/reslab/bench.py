@@ -15,11 +15,9 @@ import importlib.util
 import os
 import platform
 import resource
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, ContextManager
 
 import numpy as np
@@ -27,14 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli import describe_os_error
 from .errors import ReslabError
 from .export import fold_bn
 from .info import cached_complexity, count_macs, count_params
 from .models import build
 from .registry import get_preset
 from .variant import parse_variant, variant_spec
-from .weights import atomic_write
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = {"infer": ("infer",), "train": ("train",), "both": ("infer", "train")}
@@ -399,36 +395,3 @@ def table_rows(results: list[BenchResult]) -> list[list]:
              f"{r.params_m:.2f}", f"{r.gmacs:.3f}", "" if r.ratio is None else f"{r.ratio:.2f}",
              "" if r.paired_ratio is None else
              f"{r.paired_ratio:.2f} ({r.paired_ratio_q1:.2f}-{r.paired_ratio_q3:.2f})"] for r in results]
-
-
-# --- output files: checked before the measuring starts, written atomically ------------------------------------
-def check_writable_file(path: Path, error: type[ReslabError] = BenchError) -> None:
-    """Fail now, not after minutes of measuring, when `path` cannot be written."""
-    if path.is_dir():
-        raise error(f"cannot write {path}: it is a folder; name a file to write")
-    check_writable_folder(path.parent, error)
-
-
-def check_writable_folder(folder: Path, error: type[ReslabError] = BenchError) -> None:
-    """Create `folder` if needed and make sure a file can be made in it."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise error(f"cannot write into {folder}: {existing} is a file, not a folder; choose another place")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e:
-        raise error(f"cannot write into {folder}: {_reason(e)}; choose another place") from None
-
-
-def write_atomically(path: Path, write: Callable[[str], None], error: type[ReslabError] = BenchError) -> None:
-    """`write(temporary path)`, then rename onto `path`: a failure leaves the old file, never half of a new one."""
-    try:
-        atomic_write(Path(path), write)
-    except OSError as e:
-        raise error(f"cannot write {path}: {_reason(e)}") from None
-
-
-def _reason(e: OSError) -> str:
-    """'no space left on device' (the file is named in the message already)."""
-    return describe_os_error(OSError(e.errno, e.strerror))

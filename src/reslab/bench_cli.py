@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .bench import (COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchResult, BenchSettings, check_writable_file,
-                    run_bench, table_rows, write_atomically)
+from .bench import COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchResult, BenchSettings, run_bench, table_rows
+from .files import check_writable_file, save_or_explain
 from .table import format_table
 
 
@@ -58,7 +58,7 @@ def cmd_bench(args) -> int:
 
 
 def _write(path: Path, text: str) -> None:
-    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+    save_or_explain(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _write_csv(path: Path, results: list[BenchResult]) -> None:
@@ -68,4 +68,4 @@ def _write_csv(path: Path, results: list[BenchResult]) -> None:
             writer.writeheader()
             writer.writerows(dataclasses.asdict(r) for r in results)
 
-    write_atomically(path, write)
+    save_or_explain(path, write)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import errno
 import importlib
 import os
 import sys
@@ -13,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from .errors import ReslabError
+from .files import describe_os_error
 from .spec import PER_STAGE, SpecError
 
 # modules that add their own sub-commands through `add_commands(subparsers)`
@@ -73,6 +73,11 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def error(self, message: str):
+        """One line, like every other error, naming the command; `--help` still shows the usage."""
+        _error(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise SystemExit(2)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reslab", description="The ResNet family, from 2015 to ResNet-RS.",
@@ -120,16 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"unexpected {type(e).__name__}: {first} (this is a bug in ResLab; "
                + (f"traceback written to {where}" if where else "rerun with --debug for the traceback") + ")")
         return 1
-
-
-def describe_os_error(e: OSError) -> str:
-    """'no space left on device while writing out/x.onnx' rather than '[Errno 28] ...'."""
-    reason = {errno.ENOSPC: "no space left on device", errno.EACCES: "permission denied",
-              errno.EROFS: "read-only file system", errno.ENOENT: "no such file or directory",
-              errno.EISDIR: "is a directory", errno.ENOTDIR: "not a directory"}.get(e.errno) \
-        or (e.strerror or str(e)).lower()
-    name = e.filename if e.filename is not None else None
-    return f"{reason}: {name}" if name else reason
 
 
 def _error(message: str) -> None:

@@ -12,16 +12,15 @@ import contextlib
 import csv
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .bench import BenchSettings, check_writable_folder, run_bench, write_atomically
+from .bench import BenchSettings, run_bench
+from .files import check_writable_folder, save_or_explain
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
 from .info import cached_complexity
@@ -99,16 +98,7 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
         {"data": config.data or "digits (built-in)", "recipe": config.recipe, "epochs": config.epochs,
          "seeds": config.seeds, **config.train_options},
         _machine())
-    return _write_report(comparison, Path(config.output))
-
-
-def _write_report(comparison: Comparison, output: Path) -> tuple[Path, Path]:
-    """The report written aside, then each file renamed into `output`: an old report is never half replaced."""
-    with tempfile.TemporaryDirectory(prefix=".report-", dir=output) as aside:
-        write_report(comparison, Path(aside), CURVE_COLUMNS)
-        for written in sorted(Path(aside).iterdir()):
-            os.replace(written, output / written.name)
-    return output / "report.md", output / "report.html"
+    return write_report(comparison, Path(config.output), CURVE_COLUMNS)
 
 
 # --- the training engine's side: its run directory, its per-epoch log ---------------------------------------
@@ -126,7 +116,7 @@ def _finished_or_trained(config: CompareConfig, model: str, seed: int, log) -> R
         wall_s = _read_wall_s(done)
     else:
         wall_s = _train(config, model, seed, directory, log)
-        write_atomically(done, lambda tmp: Path(tmp).write_text(json.dumps({"seed": seed, "wall_s": wall_s})),
+        save_or_explain(done, lambda tmp: Path(tmp).write_text(json.dumps({"seed": seed, "wall_s": wall_s})),
                          CompareError)
     rows = _log_rows(directory)
     try:
@@ -181,7 +171,7 @@ def _claim_settings(config: CompareConfig, model: str, log) -> None:
         folder, old = previous
         log(f"{model}: settings changed since the runs in {folder} ({_changes(old, wanted)}): training afresh, "
             "the old runs are kept")
-    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(wanted, indent=2, sort_keys=True)),
+    save_or_explain(path, lambda tmp: Path(tmp).write_text(json.dumps(wanted, indent=2, sort_keys=True)),
                      CompareError)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .bench import BenchSettings, check_writable_file, write_atomically
+from .bench import BenchSettings
+from .files import check_writable_file, save_or_explain
 from .errors import ReslabError
 from .evolution import evolution_rows, to_markdown
 
@@ -33,7 +34,7 @@ def cmd_zoo(args) -> int:
     print(table)
     if args.output:
         text = _document(table, settings, missing)
-        write_atomically(args.output, lambda tmp: Path(tmp).write_text(text), ReslabError)
+        save_or_explain(args.output, lambda tmp: Path(tmp).write_text(text), ReslabError)
         print(f"written to {args.output}", file=sys.stderr)
     return 0
 

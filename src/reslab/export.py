@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
 from .errors import ReslabError
-from .weights import atomic_write, write_bytes
+from .files import atomic_write, write_bytes
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}

@@ -11,43 +11,21 @@ from .data.errors import DataError
 from .data.images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image, to_rgb
 from .data.transforms import eval_transform
 from .errors import ReslabError
-from .models import build
-from .registry import Preprocessing
-from .spec import from_dict
-from .weights import WeightsError, load_weights, read_checkpoint
+from .weights import load_model
 
-__all__ = ["Predictor", "UnreadableImageError", "image_files", "model_from_checkpoint",
-           "predict_files"]
-
-
-def model_from_checkpoint(checkpoint):
-    """(model with `.preprocessing`, metadata) from a ResLab checkpoint; a mismatch names the keys that differ."""
-    _, meta = read_checkpoint(checkpoint)
-    if not meta:
-        raise WeightsError(f"{checkpoint} carries no ResLab metadata (spec, preprocessing); save it with "
-                           "reslab.save_weights(model, 'name.safetensors', classes=[...])")
-    model = build(from_dict(meta["spec"]))
-    load_weights(model, checkpoint)  # unlike a strict load_state_dict, names missing/unexpected/misshaped keys
-    model.preset = meta.get("preset")
-    pre = meta.get("preprocessing")
-    model.preprocessing = Preprocessing.from_dict(pre) if pre else Preprocessing(input_size=model.spec.input_size)
-    return model, meta
+__all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files"]
 
 
 class Predictor:
     """`Predictor("model.safetensors").predict(images, topk=5)`: a list of [(class, probability), ...] per image."""
 
     def __init__(self, checkpoint, device: str = "cpu"):
-        self.model, meta = model_from_checkpoint(checkpoint)
+        self.model = load_model(checkpoint)
         self.model.eval().to(device)
         self.device = device
         self.preprocessing = self.model.preprocessing
         self.transform = eval_transform(self.preprocessing, self.preprocessing.input_size)
-        num_classes = self.model.spec.num_classes
-        self.classes = meta.get("classes")
-        if self.classes is not None and len(self.classes) != num_classes:
-            raise WeightsError(f"{checkpoint}: metadata lists {len(self.classes)} class names but the classifier "
-                               f"has {num_classes} outputs")
+        self.classes = self.model.classes
 
     def prepare(self, image) -> torch.Tensor:
         """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input."""

@@ -89,7 +89,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .train.evaluate import evaluate_checkpoint, find_weights
+    from .train.checkpoint import find_weights
+    from .train.evaluate import evaluate_checkpoint
 
     weights = find_weights(args.checkpoint)
     png = Path(args.confusion) if args.confusion else weights.parent / f"confusion_{args.split}.png"

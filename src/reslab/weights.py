@@ -11,7 +11,6 @@ import math
 import os
 import pickle
 import re
-import secrets
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,6 +22,7 @@ from safetensors.torch import save as safetensors_save
 from torch import nn
 
 from .errors import ReslabError
+from .files import atomic_write, write_bytes
 from .spec import from_dict, spec_diff
 
 METADATA_KEY = "reslab"
@@ -397,34 +397,6 @@ def metadata_of(model: nn.Module, **extra) -> dict:
             "preprocessing": pre.to_dict() if pre is not None else None, **extra}
 
 
-def atomic_write(path, write: Callable[[str], object]):
-    """write(temporary file beside `path`), then rename it to `path`: a crash or a full disk leaves the old file.
-
-    Returns what `write` returns; an OSError names `path` (not the temporary file) and removes the latter.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{secrets.token_hex(4)}-{path.name}"  # keeps the suffix: some loaders need it
-    try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # usual permissions, unlike mkstemp
-        result = write(str(tmp))
-        os.replace(tmp, path)
-        return result
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno is not None:
-            raise type(e)(e.errno, e.strerror, str(path)) from None
-        raise
-
-
-def write_bytes(tmp, data: bytes) -> None:
-    """Write and sync `data`: a full disk is an OSError here, never an abort in native code or a late surprise."""
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def torch_bytes(obj) -> bytes:
     """torch.save into memory, so that the file itself is written by write_bytes."""
     buffer = io.BytesIO()
@@ -472,7 +444,9 @@ def preprocessing_of(meta: dict, spec):
 
 
 def load_model(path) -> nn.Module:
-    """Rebuild a model from a ResLab checkpoint alone: spec and preprocessing come from its metadata."""
+    """Rebuild a model from a ResLab checkpoint alone: the one checkpoint-to-model path of every command.
+
+    Spec, preprocessing and class names (`.classes`, None if the file has none) come from its metadata."""
     from .models import build
 
     state, meta = read_checkpoint(path)
@@ -481,6 +455,7 @@ def load_model(path) -> nn.Module:
     model = build(from_dict(meta["spec"]))
     model.preset = meta.get("preset")
     model.preprocessing = preprocessing_of(meta, model.spec)
+    model.classes = meta.get("classes")  # checked against the classifier by read_checkpoint
     load_state(model, state, meta, f"checkpoint {path}")
     return model
 

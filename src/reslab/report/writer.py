@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..files import write_bytes, write_together
 from .html import render_html
 from .markdown import render_markdown
 from .plots import all_figures
@@ -10,14 +11,14 @@ from .results import Comparison
 
 
 def write_report(comparison: Comparison, directory: Path, curve_columns: tuple[str, ...]) -> tuple[Path, Path]:
-    """Write report.md, its figures and report.html into `directory`; return the two report paths."""
+    """Write report.md, its figures and report.html into `directory`, all or none (an old report is never half
+    replaced); return the two report paths."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     figures = all_figures(comparison, curve_columns)
     names = {stem: f"{stem}.png" for stem in figures}
-    for stem, png in figures.items():
-        (directory / names[stem]).write_bytes(png)
     md, page = directory / "report.md", directory / "report.html"
-    md.write_text(render_markdown(comparison, names))
-    page.write_text(render_html(comparison, figures))
+    files = {directory / names[stem]: (lambda tmp, png=png: write_bytes(tmp, png)) for stem, png in figures.items()}
+    files[md] = lambda tmp: write_bytes(tmp, render_markdown(comparison, names).encode())
+    files[page] = lambda tmp: write_bytes(tmp, render_html(comparison, figures).encode())
+    write_together(files)
     return md, page

@@ -8,11 +8,8 @@ killed or out of disk while saving keeps the previous complete checkpoint (or no
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import safetensors
@@ -20,6 +17,7 @@ import safetensors.torch
 import torch
 
 from ..errors import ReslabError
+from ..files import write_bytes, write_together
 from ..weights import save_weights
 
 WEIGHTS = "last.safetensors"
@@ -27,6 +25,16 @@ EMA_WEIGHTS = "last_ema.safetensors"
 STATE = "state.safetensors"  # its existence means "this run can be resumed"
 LEGACY_STATE = "state.pt"  # older ResLab runs: a pickle, never opened
 FORMAT = "reslab-train-state/1"
+
+
+def find_weights(checkpoint) -> Path:
+    """A run directory's last weights, or a weights file itself."""
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / WEIGHTS
+    if not path.is_file():
+        raise ReslabError(f"no checkpoint at {path}: give a run directory or a .safetensors file")
+    return path
 
 
 class ResumeError(ReslabError):
@@ -54,29 +62,8 @@ def save(run_dir: Path, model, *, optimizer, scaler, ema, epoch: int, step_in_ep
     if ema is not None:
         files[run_dir / EMA_WEIGHTS] = lambda tmp: save_weights(ema.model, tmp, classes=classes, epoch=epoch,
                                                                ema=True)
-    files[run_dir / STATE] = lambda tmp: Path(tmp).write_bytes(encode_state(state))  # last: "resumable"
+    files[run_dir / STATE] = lambda tmp: write_bytes(tmp, encode_state(state))  # last: "resumable"
     write_together(files)
-
-
-def write_together(files: dict[Path, Callable[[str], object]]) -> None:
-    """Write each file to a temporary beside it, then rename them all in order; a failed write removes the
-    temporaries and leaves the previous files as they were."""
-    staged: dict[Path, str] = {}
-    try:
-        for path, write in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-            os.close(fd)
-            staged[path] = tmp
-            try:
-                write(tmp)
-            except OSError as e:  # name the file the user knows, not our temporary
-                raise OSError(e.errno, e.strerror, str(path)) from e
-    except BaseException:
-        for tmp in staged.values():
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    for path, tmp in staged.items():
-        os.replace(tmp, path)
 
 
 def encode_state(state: dict) -> bytes:

@@ -95,7 +95,7 @@ class TrainConfig:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     def save(self, path: Path) -> None:
-        from ..weights import atomic_write
+        from ..files import atomic_write
 
         atomic_write(Path(path), lambda tmp: Path(tmp).write_text(self.to_json() + "\n"))
 

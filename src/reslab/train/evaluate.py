@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReslabError
+from .checkpoint import find_weights
 from .device import autocast, pick_device
 
 
@@ -91,31 +92,19 @@ def save_confusion_png(result: EvalResult, path: Path, title: str = "") -> Path:
     return path
 
 
-def find_weights(checkpoint) -> Path:
-    """A run directory's last weights, or a weights file itself."""
-    from .checkpoint import WEIGHTS
-
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / WEIGHTS
-    if not path.is_file():
-        raise ReslabError(f"no checkpoint at {path}: give a run directory or a .safetensors file")
-    return path
-
-
 def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "val", tta: bool = False,
                         batch_size: int = 128, workers: int | None = None, device: str = "auto",
                         confusion_png: Path | None = None) -> EvalResult:
     """Evaluate a run directory or weights file on `split` of `data` (None: the built-in digits)."""
     from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
     from ..data.transforms import eval_transform
-    from ..weights import load_model, read_checkpoint
+    from ..weights import load_model
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
     path = find_weights(checkpoint)
     model = load_model(path)
-    classes = read_checkpoint(path)[1].get("classes")
+    classes = model.classes
     dataset = open_splits(data, (split,))[split]
     if classes is not None and list(classes) != list(dataset.classes):
         raise ReslabError(f"{path} was trained on classes {classes}, but {data or 'digits'}/{split} has "

@@ -18,3 +18,11 @@ def _seed():
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # the complexity cache lives under XDG_CACHE_HOME; tests must not depend on a user's cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """A valid two-class ImageFolder dataset (16 x 16 PNGs); do not modify it: copy it first."""
+    from bad_inputs.harness import write_image_folder
+
+    return write_image_folder(tmp_path_factory.mktemp("tiny") / "data")

@@ -451,7 +451,9 @@ def load_model(path) -> nn.Module:
 
     state, meta = read_checkpoint(path)
     if not meta:
-        raise WeightsError(f"{path} carries no ResLab metadata; use create_model(name, weights={str(path)!r})")
+        raise WeightsError(f"{path} carries no ResLab metadata (spec, preprocessing): load it with "
+                           f"create_model(name, weights={str(path)!r}) and save it with "
+                           "reslab.save_weights(model, 'name.safetensors', classes=[...])")
     model = build(from_dict(meta["spec"]))
     model.preset = meta.get("preset")
     model.preprocessing = preprocessing_of(meta, model.spec)

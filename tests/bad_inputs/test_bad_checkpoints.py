@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, run_cli
 
 TINY_SPEC = dict(depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4, num_classes=2, input_size=16)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_clean_error, run_cli
+from harness import assert_clean_error, run_cli
 
 CASES = [
     pytest.param(["train", "--dept", "3"], 2, ["--dept"], id="flag-prefix-not-matched"),

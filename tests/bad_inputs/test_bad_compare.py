@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, run_cli
 
 # TINY_MODEL as a variant name: trains in about a second on the 16 px tiny_folder
 TINY = "resnet20_cifar:depths=1,1,1:widths=4,8,16:stem_channels=4"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli
+from harness import TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli
 
 
 def _copy(tiny_folder: Path, tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, run_cli
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 

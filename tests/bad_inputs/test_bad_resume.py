@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli
+from harness import TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli
 
 
 @pytest.fixture(scope="module")

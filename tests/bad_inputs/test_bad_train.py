@@ -8,7 +8,7 @@ import signal
 import pytest
 import torch
 
-from conftest import (TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli,
+from harness import (TINY_MODEL, TINY_TRAIN, assert_clean_error, assert_nothing_half_written, run_cli,
                       write_image_folder)
 
 

@@ -1,5 +1,9 @@
 """The training recipes as plain data: TrainConfig field values, each recipe with its source in one line.
 
+A recipe that refines another is written as that one plus what its paper changed (`changed`), so `reslab recipes`
+and this file show the same thing the papers do: Bag of Tricks is the 2015 recipe with a cosine schedule, warm-up,
+label smoothing, mixup and zero-init; A2 and A3 are A1 with a shorter schedule.
+
 `lr` is the learning rate for `lr_batch` images; the engine scales it linearly with the global batch
 (Goyal et al. 2017, Sec. 2.1).
 """
@@ -13,51 +17,51 @@ class UnknownRecipeError(ReslabError, KeyError):
         return str(self.args[0])
 
 
+def changed(base: dict, *, without: tuple[str, ...] = (), **changes) -> dict:
+    """`base` without the fields in `without`, with `changes` applied."""
+    return {**{k: v for k, v in base.items() if k not in without}, **changes}
+
+
+RESNET2015 = dict(
+    source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 3.4 (ImageNet)",
+    optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=1e-4,
+    no_decay_norm_bias=False, schedule="step", milestones=(30, 60), gamma=0.1, warmup_epochs=0, epochs=90,
+    batch_size=256, crop="rrc", hflip=True, color_jitter=0.4, loss="ce")
+RSB_A1 = dict(
+    source="Wightman et al. 2021, ResNet strikes back, Table 1 (A1)",
+    optimizer="lamb", lr=5e-3, lr_batch=2048, weight_decay=0.01, no_decay_norm_bias=True, schedule="cosine",
+    warmup_epochs=5, epochs=600, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
+    randaug_magnitude=7, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=3, drop_path_rate=0.05,
+    img_size=224, test_size=224, test_crop_pct=0.95)
+STEP = ("milestones", "gamma")  # meaningless under a cosine schedule
+
 RECIPES: dict[str, dict] = {
-    "resnet2015": dict(
-        source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 3.4 (ImageNet)",
-        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=1e-4,
-        no_decay_norm_bias=False, schedule="step", milestones=(30, 60), gamma=0.1, warmup_epochs=0, epochs=90,
-        batch_size=256, crop="rrc", hflip=True, color_jitter=0.4, loss="ce"),
-    "tricks2018": dict(
-        source="He et al. 2018, Bag of Tricks for Image Classification with CNNs, Sec. 3-5",
-        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=1e-4,
-        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=120, batch_size=256, crop="rrc",
-        hflip=True, color_jitter=0.4, label_smoothing=0.1, mixup=0.2, zero_init_last=True, loss="ce"),
-    "rsb_a1": dict(
-        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A1)",
-        optimizer="lamb", lr=5e-3, lr_batch=2048, weight_decay=0.01, no_decay_norm_bias=True, schedule="cosine",
-        warmup_epochs=5, epochs=600, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
-        randaug_magnitude=7, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=3, drop_path_rate=0.05,
-        img_size=224, test_size=224, test_crop_pct=0.95),
-    "rsb_a2": dict(
-        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A2)",
-        optimizer="lamb", lr=5e-3, lr_batch=2048, weight_decay=0.02, no_decay_norm_bias=True, schedule="cosine",
-        warmup_epochs=5, epochs=300, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
-        randaug_magnitude=7, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=3, drop_path_rate=0.05,
-        img_size=224, test_size=224, test_crop_pct=0.95),
-    "rsb_a3": dict(
-        source="Wightman et al. 2021, ResNet strikes back, Table 1 (A3)",
-        optimizer="lamb", lr=8e-3, lr_batch=2048, weight_decay=0.02, no_decay_norm_bias=True, schedule="cosine",
-        warmup_epochs=5, epochs=100, batch_size=2048, crop="rrc", hflip=True, auto_augment="randaugment",
-        randaug_magnitude=6, mixup=0.1, cutmix=1.0, loss="bce", repeated_aug=1, drop_path_rate=0.0,
-        img_size=160, test_size=224, test_crop_pct=0.95),
-    "resnet_rs": dict(
+    "resnet2015": RESNET2015,
+    "tricks2018": changed(
+        RESNET2015, without=STEP, source="He et al. 2018, Bag of Tricks for Image Classification with CNNs, Sec. 3-5",
+        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=120, label_smoothing=0.1, mixup=0.2,
+        zero_init_last=True),
+    "rsb_a1": RSB_A1,
+    "rsb_a2": changed(RSB_A1, source="Wightman et al. 2021, ResNet strikes back, Table 1 (A2)", weight_decay=0.02,
+                      epochs=300),
+    "rsb_a3": changed(RSB_A1, source="Wightman et al. 2021, ResNet strikes back, Table 1 (A3)", lr=8e-3,
+                      weight_decay=0.02, epochs=100, randaug_magnitude=6, repeated_aug=1, drop_path_rate=0.0,
+                      img_size=160),
+    "resnet_rs": changed(
+        RESNET2015, without=STEP + ("color_jitter",),
         source="Bello et al. 2021, Revisiting ResNets: Improved Training and Scaling Strategies, Sec. 4, App. C",
-        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=256, weight_decay=4e-5,
-        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=350, batch_size=4096, crop="rrc",
-        hflip=True, auto_augment="randaugment", randaug_magnitude=10, label_smoothing=0.1, ema_decay=0.9999,
-        depth_scaled_regularisation=True, loss="ce"),
-    "cifar": dict(
+        weight_decay=4e-5, no_decay_norm_bias=True, schedule="cosine", warmup_epochs=5, epochs=350,
+        batch_size=4096, auto_augment="randaugment", randaug_magnitude=10, label_smoothing=0.1, ema_decay=0.9999,
+        depth_scaled_regularisation=True),
+    "cifar": changed(
+        RESNET2015, without=("color_jitter",),
         source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 4.2 (CIFAR-10)",
-        optimizer="sgd", momentum=0.9, nesterov=False, lr=0.1, lr_batch=128, weight_decay=1e-4,
-        no_decay_norm_bias=False, schedule="step", milestones=(82, 123), gamma=0.1, warmup_epochs=0, epochs=164,
-        batch_size=128, crop="pad", hflip=True, loss="ce"),
-    "finetune": dict(
+        lr_batch=128, milestones=(82, 123), epochs=164, batch_size=128, crop="pad"),
+    "finetune": changed(
+        RESNET2015, without=STEP + ("color_jitter",),
         source="Kornblith et al. 2019, Do Better ImageNet Models Transfer Better?, Sec. 3 (fine-tuning)",
-        optimizer="sgd", momentum=0.9, nesterov=True, lr=0.01, lr_batch=256, weight_decay=1e-4,
-        no_decay_norm_bias=True, schedule="cosine", warmup_epochs=1, epochs=20, batch_size=64, crop="rrc",
-        hflip=True, label_smoothing=0.1, loss="ce"),
+        nesterov=True, lr=0.01, no_decay_norm_bias=True, schedule="cosine", warmup_epochs=1, epochs=20,
+        batch_size=64, label_smoothing=0.1),
 }
 
 

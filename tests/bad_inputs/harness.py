@@ -1,4 +1,4 @@
-"""The bad-input suite's harness: run `reslab` in-process as a user would, and check how it fails.
+"""The bad-input suite's harness (imported by its test files; the `tiny_folder` fixture is in tests/conftest.py): run `reslab` in-process as a user would, and check how it fails.
 
 Every case asserts the exit code, that no traceback reaches the user, that the one error line names the
 problem, and (where files are involved) that nothing half-written is left. With RESLAB_BAD_INPUT_TABLE=path,
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from reslab.cli import main
@@ -96,12 +95,6 @@ def write_image_folder(root: Path, classes=("dark", "light"), train: int = 8, va
                 pixels = np.clip(40 + 170 * k + rng.normal(0, 10, (size, size, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(folder / f"{i}.png")
     return root
-
-
-@pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory) -> Path:
-    """A valid two-class ImageFolder dataset (16 x 16 PNGs); do not modify it: copy it first."""
-    return write_image_folder(tmp_path_factory.mktemp("tiny") / "data")
 
 
 # a model that trains in about a second on 16 px images

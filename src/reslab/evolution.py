@@ -62,7 +62,7 @@ def evolution_rows(bench: BenchSettings | None = None, milestones: tuple[Milesto
             continue
         preset = get_preset(m.preset)
         params, macs = cached_complexity(preset.spec)
-        rows.append(EvolutionRow(m.label, m.preset, preset.year, _short_paper(preset.paper), preset.idea,
+        rows.append(EvolutionRow(m.label, m.preset, preset.year, preset.short_paper, preset.idea,
                                  params / 1e6, macs / 1e9, preset.spec.input_size))
     rows.sort(key=lambda r: r.year)  # stable: same-year milestones keep the story's order
     if bench is not None and rows:
@@ -83,8 +83,3 @@ def to_markdown(rows: list[EvolutionRow], bench: BenchSettings | None = None) ->
             line.append("-" if r.images_per_s is None else f"{r.images_per_s:.1f}")
         body.append(line)
     return format_table(headers, body, markdown=True)
-
-
-def _short_paper(paper: str) -> str:
-    """'Authors, Title (arXiv:id)' -> 'Authors, Title'."""
-    return paper.split(" (")[0]

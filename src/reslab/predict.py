@@ -2,6 +2,8 @@
 (the shared decoder, then data.transforms.eval_transform with the checkpoint's preprocessing)."""
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import torch
@@ -11,9 +13,10 @@ from .data.errors import DataError
 from .data.images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image, to_rgb
 from .data.transforms import eval_transform
 from .errors import ReslabError
+from .files import atomic_write
 from .weights import load_model
 
-__all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files"]
+__all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files", "write_predictions"]
 
 
 class Predictor:
@@ -92,3 +95,23 @@ def predict_files(predictor: Predictor, files: list[Path], topk: int = 5, batch_
             yield f, None if error else next(results), error
         if progress is not None:
             progress(min(start + batch_size, len(files)), len(files))
+
+
+def write_predictions(path: Path, rows) -> None:
+    """The .json or .csv file, written through a temporary file and renamed: never half-written."""
+    write = _write_json if path.suffix == ".json" else _write_csv
+    atomic_write(path, lambda tmp: write(tmp, rows))
+
+
+def _write_json(tmp: str, rows) -> None:
+    data = [{"file": f, "predictions": [{"class": c, "probability": p} for c, p in preds]} for f, preds in rows]
+    Path(tmp).write_text(json.dumps(data, indent=2))
+
+
+def _write_csv(tmp: str, rows) -> None:
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "rank", "class", "probability"])
+        for f, preds in rows:
+            for rank, (c, p) in enumerate(preds, 1):
+                writer.writerow([f, rank, c, f"{p:.6f}"])

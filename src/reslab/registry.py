@@ -29,6 +29,11 @@ class Preset:
     torchvision: str | None = None
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
+    @property
+    def short_paper(self) -> str:
+        """'Authors, Title (arXiv:id)' -> 'Authors, Title'."""
+        return self.paper.split(" (")[0]
+
 
 # filled by the family modules of reslab.presets as they are imported (`import reslab` imports them all)
 _PRESETS: dict[str, Preset] = {}

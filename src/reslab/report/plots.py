@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .results import Comparison
 
@@ -16,7 +15,8 @@ COST_AXES = (
 )
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig) -> bytes:
+    """A matplotlib Figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
@@ -24,6 +24,8 @@ def _png(fig: Figure) -> bytes:
 
 def accuracy_vs(comparison: Comparison, label: str, value) -> bytes:
     """Mean top-1 over seeds with its standard deviation as an error bar, one labelled point per model."""
+    from matplotlib.figure import Figure  # here, not at import: commands that draw nothing start faster
+
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
     for m in comparison.models:
@@ -41,6 +43,8 @@ def accuracy_vs(comparison: Comparison, label: str, value) -> bytes:
 
 def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
     """One panel per logged column (e.g. validation accuracy, training loss): the mean over seeds, shaded min-max."""
+    from matplotlib.figure import Figure
+
     columns = [c for c in columns if any(c in r.curve for m in comparison.models for r in m.runs)]
     fig = Figure(figsize=(5.5 * max(1, len(columns)), 4))
     axes = np.atleast_1d(fig.subplots(1, max(1, len(columns))))

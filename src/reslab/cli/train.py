@@ -1,15 +1,12 @@
-"""`reslab train`, `reslab eval`, `reslab recipes`: thin layers over reslab.train (and its evaluate)."""
+"""`reslab train` (every TrainConfig field is a flag, spec fields go as --FIELD VALUE) and `reslab recipes`."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import typing
-from pathlib import Path
 
-from .cli import parse_overrides
-from .table import format_table
+from ..table import format_table
 
 # flags whose meaning needs more than the field name
 HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle directory); default: built-in digits",
@@ -22,7 +19,7 @@ SKIP = {"source", "spec"}
 
 
 def add_commands(sub) -> None:
-    from .train.config import TrainConfig
+    from ..train.config import TrainConfig
 
     p = sub.add_parser("train", help="train a model (no arguments: the default job on the built-in digits)",
                        description="Any recipe field can be overridden; model spec fields go as --FIELD VALUE.")
@@ -43,24 +40,15 @@ def add_commands(sub) -> None:
             p.add_argument(flag, type=base, **kw)
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
-    p = sub.add_parser("eval", help="evaluate a run directory or checkpoint: top-1/5, loss, per-class, confusion")
-    p.add_argument("--checkpoint", required=True, help="run directory or .safetensors file")
-    p.add_argument("--data", default=None, help="dataset root (default: built-in digits)")
-    p.add_argument("--split", default="val")
-    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--confusion", default=None, help="confusion-matrix PNG path (default: beside the checkpoint)")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.set_defaults(func=cmd_eval)
-
     p = sub.add_parser("recipes", help="list the training recipes, or print one in full")
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_recipes)
 
 
 def config_from_args(args):
-    from .registry import get_preset
-    from .train.config import default_job, from_recipe
+    from ..registry import get_preset
+    from ..train.config import default_job, from_recipe
+    from ..variant import parse_overrides
 
     given = {f: getattr(args, f) for f in vars(args)
              if f not in ("command", "func", "accepts_overrides", "overrides")}
@@ -75,7 +63,7 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    from ..train import train
 
     result = train(config_from_args(args))
     if result.signum is not None:  # as a shell expects of a signalled program: `train && export` stops here
@@ -88,28 +76,8 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
-    from .train.checkpoint import find_weights
-    from .train.evaluate import evaluate_checkpoint
-
-    weights = find_weights(args.checkpoint)
-    png = Path(args.confusion) if args.confusion else weights.parent / f"confusion_{args.split}.png"
-    result = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, tta=args.tta,
-                                 batch_size=args.batch_size, confusion_png=png)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0
-    print(f"{weights} on {args.data or 'digits'}/{args.split}{' (flip TTA)' if args.tta else ''}: "
-          f"{result.images} images")
-    print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}"
-          + (f"   ({len(result.unreadable)} unreadable images skipped)" if result.unreadable else ""))
-    print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
-    print(f"confusion matrix: {png}")
-    return 0
-
-
 def cmd_recipes(args) -> int:
-    from .train.recipes import RECIPES, get_recipe
+    from ..train.recipes import RECIPES, get_recipe
 
     if args.name:
         recipe = get_recipe(args.name)

@@ -1,20 +1,11 @@
-"""`reslab predict` and `reslab export`: use a trained checkpoint."""
+"""`reslab predict`: the top-k classes of images, files or folders, with a checkpoint's own preprocessing."""
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from pathlib import Path
 
-from .data.errors import DataError
-from .errors import ReslabError
-from .export import FORMATS, export
-from .predict import Predictor, image_files, predict_files
-from .train.device import pick_device
-from .train.checkpoint import find_weights
-from .files import atomic_write
-from .weights import load_model
+from ..errors import ReslabError
 
 
 def add_commands(sub) -> None:
@@ -28,20 +19,12 @@ def add_commands(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("export", help="BN-folded ONNX / TorchScript / torch.export file, verified against PyTorch")
-    p.add_argument("checkpoint")
-    p.add_argument("--format", required=True, choices=FORMATS)
-    p.add_argument("--output", required=True)
-    p.add_argument("--input-size", type=int, default=None, help="default: the checkpoint's input size")
-    p.add_argument("--batch-size", type=int, default=1, help="batch of the example input")
-    p.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers as they are")
-    p.add_argument("--dynamic-batch", action="store_true", help="any batch size (onnx, exported-program)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX operator set (onnx only)")
-    p.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted max abs difference")
-    p.set_defaults(func=cmd_export)
-
 
 def cmd_predict(args) -> int:
+    from ..data.errors import DataError
+    from ..predict import Predictor, image_files, predict_files, write_predictions
+    from ..train.checkpoint import find_weights
+
     output = Path(args.output) if args.output else None
     check_predict_args(args, output)
     missing = [p for p in args.inputs if not Path(p).exists()]
@@ -73,6 +56,8 @@ def check_predict_args(args, output: Path | None) -> None:
         raise ReslabError(f"--topk must be at least 1, got {args.topk}")
     if args.batch_size < 1:
         raise ReslabError(f"--batch-size must be at least 1, got {args.batch_size}")
+    from ..train.device import pick_device
+
     pick_device(args.device)
     if output is not None:
         check_output(output)
@@ -97,37 +82,3 @@ def progress_bar(done: int, total: int) -> None:
     filled = 30 * done // total
     end = "\n" if done == total else ""
     print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} images", end=end, file=sys.stderr, flush=True)
-
-
-def write_predictions(path: Path, rows) -> None:
-    """The .json or .csv file, written through a temporary file and renamed: never half-written."""
-    write = _write_json if path.suffix == ".json" else _write_csv
-    atomic_write(path, lambda tmp: write(tmp, rows))
-
-
-def _write_json(tmp: str, rows) -> None:
-    data = [{"file": f, "predictions": [{"class": c, "probability": p} for c, p in preds]} for f, preds in rows]
-    Path(tmp).write_text(json.dumps(data, indent=2))
-
-
-def _write_csv(tmp: str, rows) -> None:
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "rank", "class", "probability"])
-        for f, preds in rows:
-            for rank, (c, p) in enumerate(preds, 1):
-                writer.writerow([f, rank, c, f"{p:.6f}"])
-
-
-def cmd_export(args) -> int:
-    model = load_model(find_weights(args.checkpoint))
-    result = export(model, args.output, args.format, input_size=args.input_size, batch_size=args.batch_size,
-                    fold=not args.no_fold, dynamic_batch=args.dynamic_batch, opset=args.opset,
-                    tolerance=args.tolerance)
-    if not args.no_fold:
-        print(f"folded {result['folded_norms']} BatchNorm layer(s) into their convolutions"
-              + (f"; {len(result['unfolded_norms'])} precede their convolution and stay" if result["unfolded_norms"]
-                 else ""))
-    print(f"wrote {result['path']} ({args.format}); verified on a batch of {result['batch_checked']}: "
-          f"max abs difference to PyTorch {result['max_abs_diff']:.3g}")
-    return 0

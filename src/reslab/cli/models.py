@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import difflib
 
-from .bench import complexity_at
-from .cli import parse_overrides
-from .errors import ReslabError
-from .factory import create_model, resolve_spec
-from .info import cached_complexity, count_params, stage_shapes
-from .registry import get_preset, list_models, list_presets
-from .spec import spec_diff
-from .table import format_table
-from .variant import parse_variant, variant_spec
+from ..errors import ReslabError
+from ..registry import get_preset, list_models, list_presets
+from ..table import format_table
 
 
 def add_commands(sub) -> None:
@@ -31,10 +25,12 @@ def add_commands(sub) -> None:
 
 
 def cmd_models(args) -> int:
+    from ..info import cached_complexity
+
     rows = []
     for p in list_presets(args.pattern):
         params, macs = cached_complexity(p.spec)
-        rows.append([p.name, p.family, p.year, _short_paper(p.paper), f"{params / 1e6:.2f}", f"{macs / 1e9:.2f}",
+        rows.append([p.name, p.family, p.year, p.short_paper[:48], f"{params / 1e6:.2f}", f"{macs / 1e9:.2f}",
                      p.spec.input_size])
     if not rows:
         raise ReslabError(f"no model matches {args.pattern!r}; {_pattern_hint(args.pattern)}")
@@ -50,6 +46,11 @@ def _pattern_hint(pattern: str) -> str:
 
 
 def cmd_info(args) -> int:
+    from ..bench import complexity_at
+    from ..factory import create_model, resolve_spec
+    from ..info import count_params, stage_shapes
+    from ..variant import parse_overrides, parse_variant
+
     name, overrides = parse_variant(args.name)
     preset = get_preset(name)
     spec = resolve_spec(name, **{**overrides, **parse_overrides(args.overrides, preset.spec)})
@@ -80,6 +81,10 @@ def cmd_info(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    from ..info import cached_complexity
+    from ..spec import spec_diff
+    from ..variant import variant_spec
+
     if len(args.models) != 2:
         raise ReslabError(f"diff compares two models, got {len(args.models)} ({' '.join(args.models) or 'none'}); "
                           "e.g. reslab diff resnet50 resnet50d")
@@ -98,7 +103,3 @@ def _fmt(v) -> str:
     if v == "":
         return '""'
     return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-
-
-def _short_paper(paper: str) -> str:
-    return paper.split(" (")[0][:48]

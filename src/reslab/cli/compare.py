@@ -1,11 +1,10 @@
 """`reslab compare`: train models under one recipe, budget and seeds; write report.md and report.html."""
 from __future__ import annotations
 
-from .compare import DEFAULT_MODELS, CompareConfig, compare
-from .variant import split_models
-
 
 def add_commands(sub) -> None:
+    from ..compare import DEFAULT_MODELS
+
     p = sub.add_parser("compare", help="train models side by side (same recipe, epochs, seeds) and write a report")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated presets, each optionally with :field=value spec overrides; a value may "
@@ -25,6 +24,9 @@ def add_commands(sub) -> None:
 
 
 def cmd_compare(args) -> int:
+    from ..compare import CompareConfig, compare
+    from ..variant import split_models
+
     options = {k: v for k, v in (("subset", args.subset), ("val_subset", args.val_subset),
                                  ("batch_size", args.batch_size)) if v is not None}
     if args.data is None and args.batch_size is None:

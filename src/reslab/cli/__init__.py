@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import importlib
 import os
@@ -11,59 +10,13 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from .errors import ReslabError
-from .files import describe_os_error
-from .spec import PER_STAGE, SpecError
+from ..errors import ReslabError
+from ..files import describe_os_error
 
-# modules that add their own sub-commands through `add_commands(subparsers)`
-COMMAND_MODULES = ["reslab.zoo_cli", "reslab.bench_cli", "reslab.evolution_cli", "reslab.apps_cli",
-                   "reslab.train_cli", "reslab.compare_cli"]
-
-
-def parse_overrides(tokens: list[str], spec) -> dict:
-    """Turn leftover `--field value` tokens into spec overrides, typed like the spec's current value."""
-    names = {f.name for f in dataclasses.fields(spec)}
-    out, i = {}, 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if not tok.startswith("--"):
-            raise SpecError(f"unexpected argument {tok!r}")
-        name, value = tok[2:], None
-        if "=" in name:  # split before renaming: in --widths=-1,... the value's dashes are the value's
-            name, value = name.split("=", 1)
-        name = name.replace("-", "_")
-        if name not in names:
-            raise SpecError(f"unknown option --{name.replace('_', '-')}: not a spec field; fields: {sorted(names)}")
-        if value is None:
-            if i + 1 >= len(tokens):
-                raise SpecError(f"--{name.replace('_', '-')} needs a value")
-            value, i = tokens[i + 1], i + 1
-        out[name] = _coerce(name, value, getattr(spec, name))
-        i += 1
-    return out
-
-
-def _coerce(name: str, value: str, current):
-    """`value` typed like `current`; comma-separated for tuples and for fields that take one value per stage."""
-    if isinstance(current, tuple) or (name in PER_STAGE and "," in value):
-        sample = current[0] if isinstance(current, tuple) else current
-        return tuple(_scalar(name, v.strip(), sample, "comma-separated ") for v in value.split(",") if v.strip())
-    return _scalar(name, value, current)
-
-
-def _scalar(name: str, value: str, current, many: str = ""):
-    try:
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-    except ValueError:
-        raise SpecError(f"{name}={value!r}: expected {many}{type(current).__name__} values") from None
-    return value
+# one module per command (models also holds info and diff, train also recipes), each adding its sub-commands
+# through `add_commands(subparsers)` and importing the library only when its command runs
+COMMAND_MODULES = ["reslab.cli.models", "reslab.bench_cli", "reslab.evolution_cli", "reslab.cli.predict",
+                   "reslab.cli.export", "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,36 @@
+"""`reslab export`: a checkpoint as a BN-folded ONNX, TorchScript or exported-program file, verified."""
+from __future__ import annotations
+
+
+def add_commands(sub) -> None:
+    from ..export import FORMATS  # the library's own list: one place says which formats exist
+
+    p = sub.add_parser("export", help="BN-folded ONNX / TorchScript / torch.export file, verified against PyTorch")
+    p.add_argument("checkpoint")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--output", required=True)
+    p.add_argument("--input-size", type=int, default=None, help="default: the checkpoint's input size")
+    p.add_argument("--batch-size", type=int, default=1, help="batch of the example input")
+    p.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers as they are")
+    p.add_argument("--dynamic-batch", action="store_true", help="any batch size (onnx, exported-program)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX operator set (onnx only)")
+    p.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted max abs difference")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from ..export import export
+    from ..train.checkpoint import find_weights
+    from ..weights import load_model
+
+    model = load_model(find_weights(args.checkpoint))
+    result = export(model, args.output, args.format, input_size=args.input_size, batch_size=args.batch_size,
+                    fold=not args.no_fold, dynamic_batch=args.dynamic_batch, opset=args.opset,
+                    tolerance=args.tolerance)
+    if not args.no_fold:
+        print(f"folded {result['folded_norms']} BatchNorm layer(s) into their convolutions"
+              + (f"; {len(result['unfolded_norms'])} precede their convolution and stay" if result["unfolded_norms"]
+                 else ""))
+    print(f"wrote {result['path']} ({args.format}); verified on a batch of {result['batch_checked']}: "
+          f"max abs difference to PyTorch {result['max_abs_diff']:.3g}")
+    return 0

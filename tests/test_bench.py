@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from reslab.bench import BenchError, BenchSettings, _make_step, _Candidate, _ResidentPeak, run_bench
+from reslab.bench import BenchError, BenchSettings, Candidate, ResidentPeak, make_step, run_bench
 from reslab.cli import main
 from reslab.factory import create_model
 
@@ -34,8 +34,8 @@ def test_against_timm_and_torchvision_measures_the_same_model_and_their_ratio():
 
 def test_paired_ratio_compares_steps_within_a_turn_not_the_medians(monkeypatch):
     # ours, theirs: turn 2 was a slow stretch for both; per turn, theirs took 2x, 1x (slowed), 2x ours
-    monkeypatch.setattr("reslab.bench._time_in_turn", lambda steps, repeats, device: [[10.0, 40.0, 30.0],
-                                                                                      [20.0, 40.0, 60.0]])
+    monkeypatch.setattr("reslab.bench.run.time_in_turn", lambda steps, repeats, device: [[10.0, 40.0, 30.0],
+                                                                                          [20.0, 40.0, 60.0]])
     ours, theirs = run_bench(["resnet18"], BenchSettings(**TINY), against=("timm",)).results
     assert ours.paired_ratio is None
     assert theirs.ratio == pytest.approx(40 / 30)  # ours: median 30 ms, theirs 40 ms
@@ -60,11 +60,11 @@ def test_both_modes_give_an_infer_and_a_train_row_and_training_needs_more_memory
 
 def test_train_step_updates_the_weights_and_infer_step_does_not():
     model = create_model("resnet20_cifar")
-    candidate = _Candidate("reslab", model, 3, 10, 0, 0)
+    candidate = Candidate("reslab", model, 3, 10, 0, 0)
     before = model.fc.weight.detach().clone()
-    _make_step(candidate, "infer", 32, BenchSettings(**TINY), torch.device("cpu"))()
+    make_step(candidate, "infer", 32, BenchSettings(**TINY), torch.device("cpu"))()
     assert torch.equal(model.fc.weight, before)
-    _make_step(candidate, "train", 32, BenchSettings(**TINY), torch.device("cpu"))()
+    make_step(candidate, "train", 32, BenchSettings(**TINY), torch.device("cpu"))()
     assert not torch.equal(model.fc.weight, before)
 
 
@@ -76,7 +76,7 @@ def test_bf16_autocast_and_channels_last_run_on_the_cpu():
 
 
 def test_resident_set_sampler_sees_a_large_allocation():
-    with _ResidentPeak() as peak:
+    with ResidentPeak() as peak:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
         del block
     assert peak.growth >= 60 * 2**20

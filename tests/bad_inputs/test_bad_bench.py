@@ -74,12 +74,12 @@ def _a_file(tmp: Path) -> Path:
                  id="unwritable"),
 ])
 def test_an_output_that_cannot_be_written_fails_before_measuring(flag, target, words, tmp_path, monkeypatch):
-    import reslab.bench
+    import reslab.bench.run
 
     def no_measuring(*args, **kwargs):
         raise AssertionError("measured although the result could not be written")
 
-    monkeypatch.setattr(reslab.bench, "_measure", no_measuring)
+    monkeypatch.setattr(reslab.bench.run, "measure", no_measuring)
     result = run_cli(["bench", "resnet20_cifar", *FAST, flag, target(tmp_path)])
     assert_clean_error(result, 2, *words)
     assert_nothing_half_written(tmp_path)

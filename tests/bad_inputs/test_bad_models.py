@@ -63,12 +63,12 @@ def _a_file(tmp: Path) -> Path:
     pytest.param(lambda tmp: Path("/proc/reslab-zoo/zoo.md"), ["cannot write", "/proc/reslab-zoo"], id="unwritable"),
 ])
 def test_zoo_output_that_cannot_be_written_fails_before_the_table_is_made(target, words, tmp_path, monkeypatch):
-    import reslab.evolution_cli
+    import reslab.evolution
 
     def no_table(*args, **kwargs):
         raise AssertionError("the table was made although it could not be written")
 
-    monkeypatch.setattr(reslab.evolution_cli, "evolution_rows", no_table)
+    monkeypatch.setattr(reslab.evolution, "evolution_rows", no_table)
     result = run_cli(["zoo", "--output", target(tmp_path)])
     assert_clean_error(result, 2, *words)
     assert_nothing_half_written(tmp_path)

@@ -15,8 +15,8 @@ from ..files import describe_os_error
 
 # one module per command (models also holds info and diff, train also recipes), each adding its sub-commands
 # through `add_commands(subparsers)` and importing the library only when its command runs
-COMMAND_MODULES = ["reslab.cli.models", "reslab.bench_cli", "reslab.evolution_cli", "reslab.cli.predict",
-                   "reslab.cli.export", "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare"]
+COMMAND_MODULES = ["reslab.cli.models", "reslab.cli.bench", "reslab.cli.zoo", "reslab.cli.predict", "reslab.cli.export",
+                   "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare"]
 
 
 class _Parser(argparse.ArgumentParser):

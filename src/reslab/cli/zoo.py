@@ -4,10 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .bench import BenchSettings
-from .files import check_writable_file, save_or_explain
-from .errors import ReslabError
-from .evolution import evolution_rows, to_markdown
+from ..errors import ReslabError
+from ..files import check_writable_file, save_or_explain
 
 
 def add_commands(sub) -> None:
@@ -22,6 +20,9 @@ def add_commands(sub) -> None:
 
 
 def cmd_zoo(args) -> int:
+    from ..bench import BenchSettings
+    from ..evolution import evolution_rows, to_markdown
+
     settings = None
     if args.bench:
         settings = BenchSettings(args.device, args.batch_size, args.img_size, repeats=args.repeats, warmup=2)
@@ -39,7 +40,8 @@ def cmd_zoo(args) -> int:
     return 0
 
 
-def _document(table: str, settings: BenchSettings | None, missing: list[str]) -> str:
+def _document(table: str, settings, missing: list[str]) -> str:
+    """The zoo table as a Markdown file: what was measured, how, and what is not registered yet."""
     lines = ["# The ResNet family, milestone by milestone", "",
              "Parameters and GMACs (multiply-accumulates per image) measured on ResLab's own models at each "
              "model's input size.", ""]

@@ -7,12 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from .bench import COMPILE_MODES, HEADERS, MEMORY_MEANING, BenchResult, BenchSettings, run_bench, table_rows
-from .files import check_writable_file, save_or_explain
-from .table import format_table
+from ..files import check_writable_file, save_or_explain
+from ..table import format_table
 
 
 def add_commands(sub) -> None:
+    from ..bench.settings import COMPILE_MODES
+
     p = sub.add_parser("bench", help="images/s, latency and peak memory of models, optionally against timm/torchvision")
     p.add_argument("models", nargs="+", metavar="MODEL", help="preset names, optionally with :field=value overrides")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -34,6 +35,8 @@ def add_commands(sub) -> None:
 
 
 def cmd_bench(args) -> int:
+    from ..bench import HEADERS, MEMORY_MEANING, BenchSettings, run_bench, table_rows
+
     settings = BenchSettings(args.device, args.batch_size, args.img_size, args.amp, args.channels_last, args.compile,
                              args.mode, args.repeats, args.warmup, args.compile_mode, args.fold_bn)
     against = tuple(a.strip() for a in args.against.split(",") if a.strip())
@@ -61,7 +64,10 @@ def _write(path: Path, text: str) -> None:
     save_or_explain(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _write_csv(path: Path, results: list[BenchResult]) -> None:
+def _write_csv(path: Path, results) -> None:
+    """One row per BenchResult, its fields as columns."""
+    from ..bench import BenchResult
+
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=[f.name for f in dataclasses.fields(BenchResult)])

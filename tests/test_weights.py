@@ -98,7 +98,7 @@ def test_failed_save_keeps_the_previous_file(small, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reslab.weights.write_bytes", boom)
+    monkeypatch.setattr("reslab.weights.writing.write_bytes", boom)
     with pytest.raises(RuntimeError):
         reslab.save_weights(small, path)
     assert path.read_bytes() == before

@@ -1,0 +1,62 @@
+"""Writing weights atomically: ResLab checkpoints (safetensors + JSON metadata checked as a reader will) or a
+timm / torchvision layout."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as safetensors_save
+from torch import nn
+
+from ..files import atomic_write, write_bytes
+from .errors import WeightsError
+from .layouts import HEAD_PREFIXES, find_layout
+from .reading import METADATA_KEY, parse_metadata
+
+
+def metadata_of(model: nn.Module, **extra) -> dict:
+    spec = model.spec
+    pre = getattr(model, "preprocessing", None)
+    return {"format": "reslab", "version": 1, "preset": getattr(model, "preset", None), "spec": spec.to_dict(),
+            "num_classes": spec.num_classes, "input_size": spec.input_size,
+            "preprocessing": pre.to_dict() if pre is not None else None, **extra}
+
+
+def torch_bytes(obj) -> bytes:
+    """torch.save into memory, so that the file itself is written by write_bytes."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) -> Path:
+    """Write the weights atomically. `layout="reslab"` writes safetensors with JSON metadata (spec, classes,
+    input size, preprocessing); "timm"/"torchvision" rename the keys so the oracle's `load_state_dict` takes them
+    (safetensors if the path ends so, else a tensor-only torch file)."""
+    path = Path(path)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if layout == "reslab":
+        if path.suffix != ".safetensors":
+            raise WeightsError(f"ResLab checkpoints are safetensors files: name it {path.stem}.safetensors")
+        data = safetensors_save(state, metadata={METADATA_KEY: _metadata_json(model, path, metadata)})
+    else:
+        conv = find_layout(model, layout)
+        if conv.head_is_conv:
+            state = {k: v[..., None, None] if k.startswith(HEAD_PREFIXES) and v.ndim == 2 else v
+                     for k, v in state.items()}
+        state = {conv.from_reslab(k): v for k, v in state.items()}
+        data = safetensors_save(state) if path.suffix == ".safetensors" else torch_bytes(state)
+    atomic_write(path, lambda tmp: write_bytes(tmp, data))
+    return path
+
+
+def _metadata_json(model: nn.Module, path: Path, extra: dict) -> str:
+    """The metadata as JSON, checked as a reader will check it: never write a file that cannot be read back."""
+    try:
+        text = json.dumps(metadata_of(model, **extra))
+    except TypeError as e:
+        raise WeightsError(f"cannot save {path}: metadata must be JSON values ({e})") from None
+    parse_metadata(f"cannot save {path}", text)
+    return text

@@ -20,12 +20,12 @@ from typing import Callable
 import torch
 
 from .bench import BenchSettings, run_bench
-from .files import check_writable_folder, save_or_explain
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
+from .files import check_writable_folder, save_or_explain
 from .info import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
-from .train.checkpoint import STATE
+from .train.rundir import METRICS as LOG_FILE, STATE  # what reslab.train writes in a run directory
 from .variant import parse_variant, slug, variant_spec
 
 # three small CIFAR-style models that train on the built-in digits in a few minutes on 2 CPU cores:
@@ -102,7 +102,6 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
 
 
 # --- the training engine's side: its run directory, its per-epoch log ---------------------------------------
-LOG_FILE = "metrics.csv"  # written by reslab.train, one row per epoch
 ACCURACY_COLUMN = "val_top1"  # a fraction in the log; the report shows percent
 CURVE_COLUMNS = ("val_top1", "train_loss")
 

@@ -4,13 +4,15 @@ import math
 import torch
 from torch import nn
 
+from ..spec.rounding import make_divisible
 
 
 def reduced_channels(channels: int, ratio: float, divisor: int, minimum: int = 1) -> int:
-    """Hidden width of a gate's MLP: channels * ratio, rounded to a multiple of `divisor`, at least `minimum`."""
+    """Hidden width of a gate's MLP: channels * ratio, rounded to a multiple of `divisor` with no upward correction
+    (divisor 1: plain floor, as pycls's SE), at least `minimum`."""
     if divisor == 1:
         return max(minimum, int(channels * ratio))
-    return max(minimum, divisor, int(channels * ratio + divisor / 2) // divisor * divisor)
+    return make_divisible(channels * ratio, divisor, max(minimum, divisor), keep=0)
 
 
 class SqueezeExcite(nn.Module):

@@ -20,10 +20,7 @@ from ..errors import ReslabError
 from ..files import write_bytes, write_together
 from ..weights import save_weights
 
-WEIGHTS = "last.safetensors"
-EMA_WEIGHTS = "last_ema.safetensors"
-STATE = "state.safetensors"  # its existence means "this run can be resumed"
-LEGACY_STATE = "state.pt"  # older ResLab runs: a pickle, never opened
+from .rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS  # the run directory's file names, declared once
 FORMAT = "reslab-train-state/1"
 
 

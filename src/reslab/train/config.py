@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ReslabError
 from .recipes import RECIPES, get_recipe, rescale_epochs
+from .rundir import CONFIG
 
 
 class ConfigError(ReslabError, ValueError):
@@ -205,9 +206,9 @@ def resume_config(given: dict) -> TrainConfig:
     run_dir = Path(given["resume"])
     if not run_dir.is_dir():
         raise ConfigError(f"cannot resume: {run_dir} is not a folder (give the --output folder of an earlier run)")
-    if not (run_dir / "config.json").is_file():
-        raise ConfigError(f"cannot resume from {run_dir}: no config.json there (not a reslab run directory)")
-    saved = TrainConfig.load(run_dir / "config.json")
+    if not (run_dir / CONFIG).is_file():
+        raise ConfigError(f"cannot resume from {run_dir}: no {CONFIG} there (not a reslab run directory)")
+    saved = TrainConfig.load(run_dir / CONFIG)
     changes = {k: v for k, v in given.items() if k not in ("resume", "output") and v != getattr(saved, k)}
     refused = [flag(k) for k in changes if k not in (*RUN_CONTROLS, "epochs")]
     if "output" in given and Path(given["output"]) != run_dir:

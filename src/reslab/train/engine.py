@@ -1,4 +1,5 @@
-"""The training loop, top to bottom: data, model, optimiser, then epochs of steps, evaluation and checkpoints."""
+"""The training loop, top to bottom: `setup` opens the data and builds the model, optimiser and schedule (or
+resumes them); `train` is then the loop alone: epochs of `train_step`, evaluation, the NaN guard, a checkpoint."""
 from __future__ import annotations
 
 import errno
@@ -7,8 +8,10 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,13 +20,17 @@ from ..errors import ReslabError
 from ..factory import create_model
 from ..table import format_table
 from . import checkpoint, distributed
-from .device import autocast, pick_device
-from .evaluate import evaluate
 from .config import TrainConfig, from_recipe
+from .device import autocast, pick_device
 from .ema import WeightEma
+from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
 from .progress import EpochLog, ProgressBar
+from .rundir import CONFIG, METRICS
 from .schedule import LrSchedule
+
+DIVERGED_HINT = ("Usual causes: a learning rate too high (try a smaller --lr or a longer --warmup-epochs) or fp16 "
+                 "overflow (try --amp bf16 or off)")
 
 
 class TrainingDiverged(ReslabError, FloatingPointError):
@@ -71,216 +78,127 @@ def build_model(cfg: TrainConfig, num_classes: int):
     return model
 
 
+# --- the loop -----------------------------------------------------------------------------------------------------
+
 def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
     """Train as `config` says (a TrainConfig, a dict of its fields, or None for the default job).
 
     To resume, set `resume` to a run directory: given as a dict (or keyword arguments), its --epochs and run
     controls apply and other differing settings are refused; given as a TrainConfig, the saved settings win."""
-    from ..data import (Augmented, ClassBalancedSubset, DataError, ShardedEpochSampler, UnreadableImages,
-                        default_workers, is_in_memory, make_loader, open_splits)
-    from ..data.mixing import BatchMixer
-    from ..data.transforms import eval_transform, train_transform
-
     cfg = _resolve(config, overrides)
     t0 = time.perf_counter()
-    run_dir = Path(cfg.output)
-    state = checkpoint.load_state(run_dir) if cfg.resume else None
+    state = checkpoint.load_state(Path(cfg.output)) if cfg.resume else None
     if state is not None and state["epoch"] >= cfg.epochs:
-        return _already_finished(run_dir, state, t0)
-    device = pick_device(cfg.device)
-    env = distributed.init_from_env(device)
-    if env.enabled and device.type == "cuda":
-        device = torch.device("cuda", env.local_rank)
-        torch.cuda.set_device(device)
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    say = print if env.is_main else (lambda *a, **k: None)
-
-    try:
-        # --- data: every problem is found here, before a single step
-        splits = open_splits(cfg.data)
-        train_set, val_set = splits["train"], splits["val"]
-        classes = train_set.classes
-        if cfg.num_classes is not None and cfg.num_classes != len(classes):
-            raise DataError(f"--num-classes {cfg.num_classes} does not match the {len(classes)} classes of "
-                            f"{cfg.data or 'digits'}: the classifier needs one output per class; leave "
-                            f"--num-classes out to use {len(classes)}")
-        for name, n, available in (("subset", cfg.subset, train_set), ("val-subset", cfg.val_subset, val_set)):
-            if n is not None and n > len(available):
-                raise DataError(f"--{name} {n} is more than the {len(available)} images there; give at most "
-                                f"{len(available)} (or leave it out for all)")
-        if cfg.subset:
-            train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
-        if cfg.val_subset:
-            val_set = ClassBalancedSubset(val_set, cfg.val_subset, seed=0)
-        if cfg.batch_size % (env.world * cfg.accum_steps):
-            raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} process(es) x "
-                              f"{cfg.accum_steps} accumulation step(s)")
-        rank_batch = cfg.batch_size // env.world // cfg.accum_steps
-        if len(train_set) < cfg.batch_size:
-            raise DataError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size}")
-
-        # --- model, optimiser, schedule
-        model = build_model(cfg, len(classes)).to(device)
-        pre = model.preprocessing
-        train_size = cfg.img_size or pre.input_size
-        test_size = cfg.test_size or pre.input_size
-        if cfg.test_crop_pct:
-            pre = type(pre)(**{**pre.__dict__, "crop_pct": cfg.test_crop_pct})
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        if cfg.layer_decay is not None or cfg.head_lr is not None:
-            from ..finetune import layer_decay_param_groups
-
-            groups = layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay or 1.0, cfg.head_lr or 1.0)
-        else:
-            groups = param_groups(model, cfg.weight_decay, cfg.no_decay_norm_bias)
-        base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch  # linear scaling with the global batch
-        optimizer = build_optimizer(groups, cfg, base_lr)
-        ema = WeightEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-        scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
-        net = distributed.wrap(model, env, device, cfg.sync_bn)
-
-        sampler = ShardedEpochSampler(len(train_set), seed=cfg.seed, rank=env.rank, world=env.world,
-                                      repeats=cfg.repeated_aug)
-        workers = default_workers(is_in_memory(train_set)) if cfg.workers is None else cfg.workers
-        train_loader = make_loader(Augmented(train_set, train_transform(cfg, pre, train_size), cfg.seed),
-                                   rank_batch, sampler, workers, drop_last=True)
-        val_sampler = ShardedEpochSampler(len(val_set), seed=0, rank=env.rank, world=env.world, shuffle=False)
-        val_loader = make_loader(Augmented(val_set, eval_transform(pre, test_size), 0), 2 * rank_batch,
-                                 val_sampler, workers, drop_last=False)
-        steps_per_epoch = sampler.per_rank // rank_batch
-        schedule = LrSchedule(optimizer, cfg, base_lr, steps_per_epoch)
-        mixer = BatchMixer(len(classes), cfg.mixup, cfg.cutmix, cfg.label_smoothing)
-
-        def forward_loss(images, targets):  # one graph for torch.compile: no .item(), no Python branches on data
-            with autocast(device, cfg.amp):
-                logits = net(images)
-            return soft_target_loss(logits.float(), targets, cfg.loss), logits
-
-        step_fn = torch.compile(forward_loss) if cfg.compile else forward_loss
-
-        start_epoch, start_step, global_step, saved_epoch = 0, 0, 0, None
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scaler is not None and state["scaler"] is not None:
-                scaler.load_state_dict(state["scaler"])
-            if ema is not None and state["ema"] is not None:
-                ema.load_state_dict(state["ema"])
-            checkpoint.set_rng_state(state["rng"])
-            start_epoch, start_step, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
-            saved_epoch = start_epoch
-            longer = f" (now {cfg.epochs} epochs, was {state['epochs']})" if cfg.epochs != state["epochs"] else ""
-            say(f"resuming {run_dir} at epoch {start_epoch + 1}, step {start_step}{longer}")
-        elif env.is_main:
-            _start_run_dir(run_dir, cfg)
-        log = EpochLog(run_dir, cfg.tensorboard) if env.is_main else None
-        say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
-            f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}, {env.world} "
-            f"process(es) on {device}")
-
-        stop = _StopRequest()
-        unreadable = UnreadableImages()
-        metrics: dict = dict(state["best"]) if state is not None else {}
-        skipped = 0
-        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-
-        def save(epoch, step_in_epoch):
-            if env.is_main:
-                checkpoint.save(run_dir, model, optimizer=optimizer, scaler=scaler, ema=ema, epoch=epoch,
-                                step_in_epoch=step_in_epoch, global_step=global_step, epochs=cfg.epochs,
-                                classes=classes, best=metrics)
-
-        def finish(epochs_done, stopped=None):
-            result = TrainResult(run_dir, metrics, epochs_done, stopped, sorted(unreadable.paths), signum=stop.signum,
-                                 skipped_batches=skipped)
-            return _finish(result, t0, env)
-
+        return _already_finished(Path(cfg.output), state, t0)
+    with _processes(cfg) as (env, device):
+        run = setup(cfg, state, env, device, t0)
         try:
-            for epoch in range(start_epoch, cfg.epochs):
-                first = start_step if epoch == start_epoch else 0
-                sampler.set_epoch(epoch, start=first * rank_batch)
-                net.train()
-                bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
-                loss_sum, correct, seen = 0.0, 0, 0
-                for i, batch in enumerate(train_loader, start=first):
-                    if i >= steps_per_epoch:
-                        break
-                    unreadable.note(batch)
-                    schedule.set(global_step)
-                    if len(batch.labels) == 0:  # every image of the batch was unreadable: nothing to learn from
-                        skipped += 1
-                    else:
-                        with torch.random.fork_rng(devices=[]):  # mixing draws depend on (seed, step) only
-                            torch.manual_seed(hash((cfg.seed, epoch, i, env.rank)) % 2**63)
-                            images, targets = mixer(batch.images, batch.labels)
-                        images = images.to(device, memory_format=fmt, non_blocking=True)
-                        loss, logits = step_fn(images, targets.to(device, non_blocking=True))
-                        loss_value = loss.item()
-                        if not math.isfinite(loss_value):
-                            raise TrainingDiverged(
-                                f"loss became {loss_value} at step {global_step + 1} (epoch {epoch + 1}, batch "
-                                f"{i + 1}); {_kept(run_dir, saved_epoch)}. {DIVERGED_HINT}")
-                        (scaler.scale(loss) if scaler else loss).div(cfg.accum_steps).backward()
-                        loss_sum += loss_value * len(batch.labels)
-                        correct += (logits.argmax(1).cpu() == batch.labels).sum().item()
-                        seen += len(batch.labels)
-                    if (i + 1) % cfg.accum_steps == 0:
-                        _optimizer_step(model, optimizer, scaler, ema, cfg.clip_grad)
-                    global_step += 1
-                    bar.update(i + 1 - first, seen, loss_sum / max(seen, 1), correct / max(seen, 1))
-                    at_boundary = (i + 1) % cfg.accum_steps == 0
-                    injected = cfg.stop_after_steps is not None and global_step >= cfg.stop_after_steps
-                    if at_boundary and (stop.requested(env, device) or injected):
-                        _check_finite(model, ema, f"step {global_step}", run_dir, saved_epoch)
-                        save(epoch, i + 1)
-                        stopped = "signal" if stop.signum else "stop_after_steps"
-                        say(f"\nstopped at step {global_step} ({stopped}); checkpoint saved. Resume with: "
-                            f"reslab train --resume {run_dir}")
-                        return finish(epoch, stopped)
-
-                train_stats = distributed.all_sum([loss_sum, correct, seen], env, device)
-                reduce = (lambda t: torch.tensor(distributed.all_sum(t.flatten().tolist(), env, device),
-                                                 dtype=t.dtype).view_as(t)) if env.enabled else None
-                result = evaluate(model, val_loader, classes, device, amp=cfg.amp,
-                                  channels_last=cfg.channels_last, reduce=reduce)
-                unreadable.paths.update(result.unreadable)
-                metrics = {"train_loss": train_stats[0] / max(train_stats[2], 1),
-                           "train_acc": train_stats[1] / max(train_stats[2], 1), "val_top1": result.top1,
-                           "val_top5": result.top5, "val_loss": result.loss, "lr": schedule.lr_at(global_step - 1)}
-                if ema is not None:
-                    ema_result = evaluate(ema.model, val_loader, classes, device, amp=cfg.amp, reduce=reduce)
-                    metrics.update(ema_val_top1=ema_result.top1, ema_val_top5=ema_result.top5)
-                _check_finite(model, ema, f"epoch {epoch + 1}", run_dir, saved_epoch, val_loss=result.loss)
-                say(f"epoch {epoch + 1}: train loss {metrics['train_loss']:.4f}, val top-1 {result.top1:.2%}, "
-                    f"top-5 {result.top5:.2%}" + (f", EMA top-1 {metrics['ema_val_top1']:.2%}" if ema else "")
-                    + (f", {len(result.unreadable)} unreadable validation images skipped" if result.unreadable
-                       else ""))
-                save(epoch + 1, 0)
-                saved_epoch = epoch + 1
-                if log is not None:  # after the save: the log holds saved epochs only, and a resume never repeats one
-                    log.write(epoch + 1, metrics)
-                start_step = 0
-            return finish(cfg.epochs)
+            for epoch in range(run.start_epoch, cfg.epochs):
+                first = _start_epoch(run, epoch)
+                bar = ProgressBar(run.steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
+                tally = _EpochTally()
+                for i, batch in _epoch_batches(run, first):
+                    train_step(run, batch, epoch, i, tally)
+                    bar.update(i + 1 - first, tally.seen, tally.mean_loss, tally.accuracy)
+                    if _stop_requested(run, i):
+                        return _stop_resumably(run, epoch, step_in_epoch=i + 1)
+                run.metrics, result = evaluate_epoch(run, tally)
+                _check_finite(run, f"epoch {epoch + 1}", val_loss=result.loss)
+                run.say(_epoch_line(epoch, run.metrics, result))
+                _save_epoch(run, epoch + 1)
+            return _finish(run, cfg.epochs)
         finally:
-            stop.restore()
-            if log is not None:
-                log.close()
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)  # a library call leaves global state as it found it
-        distributed.barrier(env)
-        distributed.shutdown(env)
+            run.close()
 
 
-DIVERGED_HINT = ("Usual causes: a learning rate too high (try a smaller --lr or a longer --warmup-epochs) or fp16 "
-                 "overflow (try --amp bf16 or off)")
+def train_step(run: Run, batch, epoch: int, i: int, tally: _EpochTally) -> None:
+    """Batch `i` of the epoch: forward, loss, backward; every `accum_steps` batches, the optimiser step."""
+    run.unreadable.note(batch)
+    run.schedule.set(run.global_step)
+    if len(batch.labels) == 0:  # every image of the batch was unreadable: nothing to learn from
+        run.skipped += 1
+    else:
+        images, targets = _mix(run, batch, epoch, i)
+        loss, logits = run.forward_loss(images, targets.to(run.device, non_blocking=True))
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(f"loss became {loss_value} at step {run.global_step + 1} (epoch {epoch + 1}, "
+                                   f"batch {i + 1}); {_kept(run)}. {DIVERGED_HINT}")
+        (run.scaler.scale(loss) if run.scaler else loss).div(run.cfg.accum_steps).backward()
+        tally.add(loss_value, logits, batch.labels)
+    if (i + 1) % run.cfg.accum_steps == 0:
+        _optimizer_step(run.model, run.optimizer, run.scaler, run.ema, run.cfg.clip_grad)
+    run.global_step += 1
+
+
+def evaluate_epoch(run: Run, tally: _EpochTally) -> tuple[dict, EvalResult]:
+    """The epoch's metrics (training loss and accuracy summed over ranks, validation of the model and its EMA)."""
+    env, device, cfg = run.env, run.device, run.cfg
+    train_stats = distributed.all_sum([tally.loss_sum, tally.correct, tally.seen], env, device)
+    reduce = (lambda t: torch.tensor(distributed.all_sum(t.flatten().tolist(), env, device),
+                                     dtype=t.dtype).view_as(t)) if env.enabled else None
+    result = evaluate(run.model, run.val_loader, run.classes, device, amp=cfg.amp, channels_last=cfg.channels_last,
+                      reduce=reduce)
+    run.unreadable.paths.update(result.unreadable)
+    metrics = {"train_loss": train_stats[0] / max(train_stats[2], 1),
+               "train_acc": train_stats[1] / max(train_stats[2], 1), "val_top1": result.top1,
+               "val_top5": result.top5, "val_loss": result.loss, "lr": run.schedule.lr_at(run.global_step - 1)}
+    if run.ema is not None:
+        ema_result = evaluate(run.ema.model, run.val_loader, run.classes, device, amp=cfg.amp, reduce=reduce)
+        metrics.update(ema_val_top1=ema_result.top1, ema_val_top5=ema_result.top5)
+    return metrics, result
+
+
+# --- the loop's helpers -------------------------------------------------------------------------------------------
+
+@dataclass
+class _EpochTally:
+    """This rank's training loss and accuracy so far in the epoch."""
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def add(self, loss_value: float, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.loss_sum += loss_value * len(labels)
+        self.correct += (logits.argmax(1).cpu() == labels).sum().item()
+        self.seen += len(labels)
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(self.seen, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.seen, 1)
+
+
+def _start_epoch(run: Run, epoch: int) -> int:
+    """Put the sampler at the epoch's first batch not yet trained on (mid-epoch after a resume); return its index."""
+    first = run.start_step if epoch == run.start_epoch else 0
+    run.sampler.set_epoch(epoch, start=first * run.rank_batch)
+    run.net.train()
+    return first
+
+
+def _epoch_batches(run: Run, first: int):
+    """(index in the epoch, batch) from batch `first` to the epoch's last full batch."""
+    for i, batch in enumerate(run.train_loader, start=first):
+        if i >= run.steps_per_epoch:
+            return
+        yield i, batch
+
+
+def _mix(run: Run, batch, epoch: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup / CutMix / label smoothing of one batch, on the device; its draws depend on (seed, step) only."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(hash((run.cfg.seed, epoch, i, run.env.rank)) % 2**63)
+        images, targets = run.mixer(batch.images, batch.labels)
+    fmt = torch.channels_last if run.cfg.channels_last else torch.contiguous_format
+    return images.to(run.device, memory_format=fmt, non_blocking=True), targets
 
 
 def _optimizer_step(model, optimizer, scaler, ema, clip_grad: float) -> None:
+    """Unscale, clip, step (through the fp16 scaler when there is one), zero the gradients, update the EMA."""
     if scaler is not None:
         scaler.unscale_(optimizer)
     if clip_grad > 0:
@@ -295,22 +213,263 @@ def _optimizer_step(model, optimizer, scaler, ema, clip_grad: float) -> None:
         ema.update(model)
 
 
-def _kept(run_dir: Path, saved_epoch: int | None) -> str:
-    if saved_epoch is None:
-        return f"no checkpoint was saved in {run_dir}"
-    return f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
+def _stop_requested(run: Run, i: int) -> bool:
+    """At an optimiser-step boundary only: a signal on any rank, or --stop-after-steps reached."""
+    if (i + 1) % run.cfg.accum_steps:
+        return False
+    injected = run.cfg.stop_after_steps is not None and run.global_step >= run.cfg.stop_after_steps
+    return run.stop.requested(run.env, run.device) or injected
 
 
-def _check_finite(model, ema, where: str, run_dir: Path, saved_epoch: int | None,
-                  val_loss: float | None = None) -> None:
+def _stop_resumably(run: Run, epoch: int, step_in_epoch: int) -> TrainResult:
+    """Save a checkpoint that resumes at the next batch, and say how to resume."""
+    _check_finite(run, f"step {run.global_step}")
+    _save(run, epoch, step_in_epoch)
+    stopped = "signal" if run.stop.signum else "stop_after_steps"
+    run.say(f"\nstopped at step {run.global_step} ({stopped}); checkpoint saved. Resume with: "
+            f"reslab train --resume {run.run_dir}")
+    return _finish(run, epoch, stopped)
+
+
+def _epoch_line(epoch: int, metrics: dict, result: EvalResult) -> str:
+    return (f"epoch {epoch + 1}: train loss {metrics['train_loss']:.4f}, val top-1 {result.top1:.2%}, "
+            f"top-5 {result.top5:.2%}"
+            + (f", EMA top-1 {metrics['ema_val_top1']:.2%}" if "ema_val_top1" in metrics else "")
+            + (f", {len(result.unreadable)} unreadable validation images skipped" if result.unreadable else ""))
+
+
+def _save_epoch(run: Run, epochs_done: int) -> None:
+    """The checkpoint after a whole epoch, then its row of the log."""
+    _save(run, epochs_done, 0)
+    run.saved_epoch = epochs_done
+    if run.log is not None:  # after the save: the log holds saved epochs only, and a resume never repeats one
+        run.log.write(epochs_done, run.metrics)
+
+
+def _save(run: Run, epoch: int, step_in_epoch: int) -> None:
+    if run.env.is_main:
+        checkpoint.save(run.run_dir, run.model, optimizer=run.optimizer, scaler=run.scaler, ema=run.ema, epoch=epoch,
+                        step_in_epoch=step_in_epoch, global_step=run.global_step, epochs=run.cfg.epochs,
+                        classes=run.classes, best=run.metrics)
+
+
+def _kept(run: Run) -> str:
+    if run.saved_epoch is None:
+        return f"no checkpoint was saved in {run.run_dir}"
+    return f"the last good checkpoint (epoch {run.saved_epoch}) is kept in {run.run_dir}"
+
+
+def _check_finite(run: Run, where: str, val_loss: float | None = None) -> None:
     """Never save non-finite weights (or weights whose validation loss is not finite) as the last checkpoint."""
-    nets = [model] + ([ema.model] if ema is not None else [])
+    nets = [run.model] + ([run.ema.model] if run.ema is not None else [])
     bad = [name for net in nets for name, t in net.state_dict().items()
            if t.is_floating_point() and not torch.isfinite(t).all()]
     if bad or (val_loss is not None and not math.isfinite(val_loss)):
         what = f"weights became non-finite ({bad[0]}{' ...' if len(bad) > 1 else ''})" if bad else \
             f"validation loss became {val_loss}"
-        raise TrainingDiverged(f"{what} at {where}; {_kept(run_dir, saved_epoch)}. {DIVERGED_HINT}")
+        raise TrainingDiverged(f"{what} at {where}; {_kept(run)}. {DIVERGED_HINT}")
+
+
+def _finish(run: Run, epochs_done: int, stopped: str | None = None) -> TrainResult:
+    """The run's result; a run that finished (not stopped to resume) prints its summary table."""
+    result = TrainResult(run.run_dir, run.metrics, epochs_done, stopped, sorted(run.unreadable.paths),
+                         wall_s=time.perf_counter() - run.t0, signum=run.stop.signum, skipped_batches=run.skipped)
+    if run.env.is_main and result.stopped is None:
+        rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in result.metrics.items()]
+        rows += [["epochs", result.epochs_done], ["unreadable images skipped", len(result.unreadable)],
+                 ["batches skipped (all images unreadable)", result.skipped_batches],
+                 ["wall time (s)", f"{result.wall_s:.1f}"]]
+        print(format_table(["summary", "value"], rows))
+    return result
+
+
+# --- setup --------------------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Run:
+    """One run once set up: its settings, data, model and optimiser, and how far it has got."""
+    cfg: TrainConfig
+    env: distributed.DistEnv
+    device: torch.device
+    run_dir: Path
+    t0: float
+    classes: list[str]
+    model: torch.nn.Module
+    net: torch.nn.Module  # the model as trained: wrapped for data-parallel when there are several processes
+    optimizer: torch.optim.Optimizer
+    scaler: Any  # torch.amp.GradScaler for fp16, else None
+    ema: WeightEma | None
+    forward_loss: Callable  # (images, targets) -> (loss, logits); compiled with --compile
+    sampler: Any
+    train_loader: Any
+    val_loader: Any
+    rank_batch: int  # images per process per forward pass
+    schedule: LrSchedule
+    mixer: Any
+    unreadable: Any  # the unreadable images met so far
+    metrics: dict  # the last evaluated epoch's (saved as the checkpoint's "best")
+    start_epoch: int = 0  # where this call starts: after a resume, the first batch not yet trained on
+    start_step: int = 0
+    global_step: int = 0
+    saved_epoch: int | None = None  # the last checkpoint's epoch
+    skipped: int = 0  # batches whose images were all unreadable
+    log: EpochLog | None = None
+    stop: _StopRequest | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sampler.per_rank // self.rank_batch
+
+    def say(self, *args, **kwargs) -> None:
+        if self.env.is_main:
+            print(*args, **kwargs)
+
+    def close(self) -> None:
+        self.stop.restore()
+        if self.log is not None:
+            self.log.close()
+
+
+def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: float) -> Run:
+    """Everything the loop needs, every problem with the data found before a single step; resumed from `state`."""
+    from ..data import UnreadableImages
+    from ..data.mixing import BatchMixer
+
+    train_set, val_set, classes, rank_batch = _open_data(cfg, env)
+    model, pre = _build_model(cfg, len(classes), device)
+    base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch  # linear scaling with the global batch
+    optimizer = build_optimizer(_param_groups(cfg, model), cfg, base_lr)
+    ema = WeightEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
+    net = distributed.wrap(model, env, device, cfg.sync_bn)
+    sampler, train_loader, val_loader = _make_loaders(cfg, env, train_set, val_set, pre, rank_batch)
+    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch)
+    mixer = BatchMixer(len(classes), cfg.mixup, cfg.cutmix, cfg.label_smoothing)
+    run = Run(cfg, env, device, Path(cfg.output), t0, classes, model, net, optimizer, scaler, ema,
+              _forward_loss(cfg, net, device), sampler, train_loader, val_loader, rank_batch, schedule, mixer,
+              UnreadableImages(), metrics=dict(state["best"]) if state is not None else {})
+    if state is not None:
+        _resume(run, state)
+    elif env.is_main:
+        _start_run_dir(run.run_dir, cfg)
+    run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
+    run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
+            f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}, {env.world} "
+            f"process(es) on {device}")
+    run.stop = _StopRequest()
+    return run
+
+
+@contextmanager
+def _processes(cfg: TrainConfig):
+    """(env, device): this process's device and place among the ranks, seeded and made deterministic as asked;
+    afterwards torch's global determinism is as it was and a process group this run created is shut down."""
+    device = pick_device(cfg.device)
+    env = distributed.init_from_env(device)
+    if env.enabled and device.type == "cuda":
+        device = torch.device("cuda", env.local_rank)
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield env, device
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)  # a library call leaves global state as it found it
+        distributed.barrier(env)
+        distributed.shutdown(env)
+
+
+def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
+    """(train set, validation set, classes, images per process per pass), the settings checked against the data."""
+    from ..data import ClassBalancedSubset, DataError, open_splits
+
+    splits = open_splits(cfg.data)
+    train_set, val_set = splits["train"], splits["val"]
+    classes = train_set.classes
+    if cfg.num_classes is not None and cfg.num_classes != len(classes):
+        raise DataError(f"--num-classes {cfg.num_classes} does not match the {len(classes)} classes of "
+                        f"{cfg.data or 'digits'}: the classifier needs one output per class; leave "
+                        f"--num-classes out to use {len(classes)}")
+    for name, n, available in (("subset", cfg.subset, train_set), ("val-subset", cfg.val_subset, val_set)):
+        if n is not None and n > len(available):
+            raise DataError(f"--{name} {n} is more than the {len(available)} images there; give at most "
+                            f"{len(available)} (or leave it out for all)")
+    if cfg.subset:
+        train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
+    if cfg.val_subset:
+        val_set = ClassBalancedSubset(val_set, cfg.val_subset, seed=0)
+    if cfg.batch_size % (env.world * cfg.accum_steps):
+        raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} process(es) x "
+                          f"{cfg.accum_steps} accumulation step(s)")
+    if len(train_set) < cfg.batch_size:
+        raise DataError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size}")
+    return train_set, val_set, classes, cfg.batch_size // env.world // cfg.accum_steps
+
+
+def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device):
+    """(model on the device, its preprocessing with --test-crop-pct applied)."""
+    model = build_model(cfg, num_classes).to(device)
+    pre = model.preprocessing
+    if cfg.test_crop_pct:
+        pre = type(pre)(**{**pre.__dict__, "crop_pct": cfg.test_crop_pct})
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, pre
+
+
+def _param_groups(cfg: TrainConfig, model) -> list[dict]:
+    """Weight decay (and, when fine-tuning, per-layer learning rates) by parameter."""
+    if cfg.layer_decay is not None or cfg.head_lr is not None:
+        from ..finetune import layer_decay_param_groups
+
+        return layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay or 1.0, cfg.head_lr or 1.0)
+    return param_groups(model, cfg.weight_decay, cfg.no_decay_norm_bias)
+
+
+def _make_loaders(cfg: TrainConfig, env, train_set, val_set, pre, rank_batch: int):
+    """(training sampler, training loader, validation loader): each rank its own shard of every epoch."""
+    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
+    from ..data.transforms import eval_transform, train_transform
+
+    train_size = cfg.img_size or pre.input_size
+    test_size = cfg.test_size or pre.input_size
+    sampler = ShardedEpochSampler(len(train_set), seed=cfg.seed, rank=env.rank, world=env.world,
+                                  repeats=cfg.repeated_aug)
+    workers = default_workers(is_in_memory(train_set)) if cfg.workers is None else cfg.workers
+    train_loader = make_loader(Augmented(train_set, train_transform(cfg, pre, train_size), cfg.seed),
+                               rank_batch, sampler, workers, drop_last=True)
+    val_sampler = ShardedEpochSampler(len(val_set), seed=0, rank=env.rank, world=env.world, shuffle=False)
+    val_loader = make_loader(Augmented(val_set, eval_transform(pre, test_size), 0), 2 * rank_batch,
+                             val_sampler, workers, drop_last=False)
+    return sampler, train_loader, val_loader
+
+
+def _forward_loss(cfg: TrainConfig, net, device: torch.device) -> Callable:
+    """(images, targets) -> (loss, logits) under the run's autocast; compiled with --compile."""
+    def forward_loss(images, targets):  # one graph for torch.compile: no .item(), no Python branches on data
+        with autocast(device, cfg.amp):
+            logits = net(images)
+        return soft_target_loss(logits.float(), targets, cfg.loss), logits
+
+    return torch.compile(forward_loss) if cfg.compile else forward_loss
+
+
+def _resume(run: Run, state: dict) -> None:
+    """Weights, optimiser, scaler, EMA, random state and position from a saved run."""
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scaler is not None and state["scaler"] is not None:
+        run.scaler.load_state_dict(state["scaler"])
+    if run.ema is not None and state["ema"] is not None:
+        run.ema.load_state_dict(state["ema"])
+    checkpoint.set_rng_state(state["rng"])
+    run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+    run.saved_epoch = run.start_epoch
+    longer = f" (now {run.cfg.epochs} epochs, was {state['epochs']})" if run.cfg.epochs != state["epochs"] else ""
+    run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}{longer}")
 
 
 def _start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
@@ -319,8 +478,8 @@ def _start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
         raise ReslabError(f"--output {run_dir} is a file, not a folder; give a folder for the run")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "metrics.csv").unlink(missing_ok=True)
-        cfg.save(run_dir / "config.json")
+        (run_dir / METRICS).unlink(missing_ok=True)
+        cfg.save(run_dir / CONFIG)
     except OSError as e:
         if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
             raise
@@ -353,17 +512,6 @@ def _resolve(config, overrides) -> TrainConfig:
         controls = {k: getattr(config, k) for k in RUN_CONTROLS if k != "tensorboard"}
         return resume_config({"resume": config.resume, **controls})
     return config
-
-
-def _finish(result: TrainResult, t0: float, env) -> TrainResult:
-    result.wall_s = time.perf_counter() - t0
-    if env.is_main and result.stopped is None:
-        rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in result.metrics.items()]
-        rows += [["epochs", result.epochs_done], ["unreadable images skipped", len(result.unreadable)],
-                 ["batches skipped (all images unreadable)", result.skipped_batches],
-                 ["wall time (s)", f"{result.wall_s:.1f}"]]
-        print(format_table(["summary", "value"], rows))
-    return result
 
 
 class _StopRequest:

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from .rundir import METRICS, TENSORBOARD
+
 
 class ProgressBar:
     """Loss, accuracy, images/s and ETA on one terminal line, redrawn at most 5 times a second."""
@@ -32,15 +34,15 @@ class ProgressBar:
 
 
 class EpochLog:
-    """metrics.csv (one row per epoch) and TensorBoard scalars in the run directory."""
+    """The run's metrics.csv (one row per epoch) and TensorBoard scalars, named in rundir."""
 
     def __init__(self, run_dir: Path, tensorboard: bool):
-        self.path = run_dir / "metrics.csv"
+        self.path = run_dir / METRICS
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            self.writer = SummaryWriter(str(run_dir / TENSORBOARD))
 
     def write(self, epoch: int, metrics: dict) -> None:
         new = not self.path.exists()

@@ -111,3 +111,26 @@ def test_integer_fields_refuse_booleans():
         reslab.ResNetSpec(groups=True)
     with pytest.raises(reslab.SpecError, match="growth_rate"):
         reslab.get_spec("densenet121").replace(growth_rate=True)
+
+
+def test_every_command_takes_a_checkpoint_saved_from_a_built_spec(tmp_path, tiny_folder):
+    """One checkpoint-to-model path (weights.load_model): predict, eval and export all read a file saved from
+    `build(spec)`, which carries a spec but no preset, preprocessing or class names."""
+    from bad_inputs.harness import run_cli
+
+    spec = reslab.get_spec("resnet20_cifar").replace(depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4,
+                                                     num_classes=2, input_size=16)
+    path = reslab.save_weights(reslab.build(spec), tmp_path / "built.safetensors")
+    predicted = run_cli(["predict", tiny_folder / "val", "--checkpoint", path, "--topk", "1"])
+    assert predicted.code == 0 and predicted.out.count("\n") == 8, predicted.err  # 8 val images, one line each
+    evaluated = run_cli(["eval", "--checkpoint", path, "--data", tiny_folder, "--json",
+                         "--confusion", tmp_path / "c.png"])
+    assert evaluated.code == 0 and '"images": 8' in evaluated.out, evaluated.err
+    exported = run_cli(["export", path, "--format", "torchscript", "--output", tmp_path / "m.pt"])
+    assert exported.code == 0 and (tmp_path / "m.pt").stat().st_size > 0, exported.err
+
+
+def test_renamed_presets_keep_working_under_their_old_names():
+    with pytest.warns(FutureWarning, match="resnet50d"):
+        assert reslab.get_preset("gluon_resnet50_v1d") is reslab.get_preset("resnet50d")
+    assert "tv_resnet50" not in reslab.list_models()  # current names only

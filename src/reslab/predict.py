@@ -94,7 +94,8 @@ def predict_files(predictor: Predictor, files: list[Path], topk: int = 5, batch_
         for f, error in zip(chunk, errors):
             yield f, None if error else next(results), error
         if progress is not None:
-            progress(min(start + batch_size, len(files)), len(files))
+            done = min(start + batch_size, len(files))
+            progress.update(done, done)
 
 
 def write_predictions(path: Path, rows) -> None:

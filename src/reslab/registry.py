@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,21 @@ def register(preset: Preset) -> Preset:
     return preset
 
 
+# old name -> (current preset name, what the old name stood for): renamed presets keep working
+_ALIASES: dict[str, tuple[str, str]] = {}
+
+
+def register_alias(old: str, current: str, meaning: str) -> None:
+    if current not in _PRESETS or old in _PRESETS or old in _ALIASES:
+        raise ValueError(f"alias {old!r} -> {current!r}: the preset must exist and the old name be free")
+    _ALIASES[old] = (current, meaning)
+
+
 def get_preset(name: str) -> Preset:
+    if name in _ALIASES:
+        current, meaning = _ALIASES[name]
+        warnings.warn(f"{name!r} is an old name ({meaning}); the preset is {current!r}", FutureWarning, stacklevel=2)
+        name = current
     if name not in _PRESETS:
         close = difflib.get_close_matches(name, list(_PRESETS), n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `reslab models` lists them all"

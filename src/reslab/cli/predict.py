@@ -23,6 +23,7 @@ def add_commands(sub) -> None:
 def cmd_predict(args) -> int:
     from ..data.errors import DataError
     from ..predict import Predictor, image_files, predict_files, write_predictions
+    from ..progress import ProgressBar
     from ..train.checkpoint import find_weights
 
     output = Path(args.output) if args.output else None
@@ -32,8 +33,9 @@ def cmd_predict(args) -> int:
         raise DataError(f"no such file or directory: {', '.join(missing)}")
     files = image_files(args.inputs)
     predictor = Predictor(find_weights(args.checkpoint), device=args.device)
+    bar = ProgressBar(len(files), "predict", enabled=len(files) > 1 and sys.stderr.isatty())
     rows, failed = [], []
-    for path, preds, error in predict_files(predictor, files, args.topk, args.batch_size, progress_bar):
+    for path, preds, error in predict_files(predictor, files, args.topk, args.batch_size, bar):
         if error:
             failed.append(error)
             print(f"\rskipped {error}", file=sys.stderr)
@@ -74,11 +76,3 @@ def check_output(output: Path) -> None:
         raise ReslabError(f"--output {output}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise ReslabError(f"--output {output}: cannot write in {parent} (permission denied)")
-
-
-def progress_bar(done: int, total: int) -> None:
-    if total <= 1 or not sys.stderr.isatty():
-        return
-    filled = 30 * done // total
-    end = "\n" if done == total else ""
-    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} images", end=end, file=sys.stderr, flush=True)

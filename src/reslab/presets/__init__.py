@@ -3,3 +3,4 @@ from . import classic  # noqa: F401
 from . import densenet  # noqa: F401
 from . import modern  # noqa: F401
 from . import regnet  # noqa: F401
+from . import aliases  # noqa: F401  (last: aliases name presets registered above)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReslabError
+from ..progress import ProgressBar
 from ..factory import create_model
 from ..table import format_table
 from . import checkpoint, distributed
@@ -25,7 +26,7 @@ from .device import autocast, pick_device
 from .ema import WeightEma
 from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
-from .progress import EpochLog, ProgressBar
+from .progress import EpochLog
 from .rundir import CONFIG, METRICS
 from .schedule import LrSchedule
 
@@ -99,7 +100,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
                 tally = _EpochTally()
                 for i, batch in _epoch_batches(run, first):
                     train_step(run, batch, epoch, i, tally)
-                    bar.update(i + 1 - first, tally.seen, tally.mean_loss, tally.accuracy)
+                    bar.update(i + 1 - first, tally.seen, f"loss {tally.mean_loss:.4f} acc {tally.accuracy:6.2%}")
                     if _stop_requested(run, i):
                         return _stop_resumably(run, epoch, step_in_epoch=i + 1)
                 run.metrics, result = evaluate_epoch(run, tally)

@@ -1,36 +1,10 @@
-"""What a run reports: a one-line progress bar, a CSV row and TensorBoard scalars per epoch."""
+"""What a run logs per epoch: a CSV row and TensorBoard scalars (the progress bar is reslab.progress)."""
 from __future__ import annotations
 
 import csv
-import sys
-import time
 from pathlib import Path
 
 from .rundir import METRICS, TENSORBOARD
-
-
-class ProgressBar:
-    """Loss, accuracy, images/s and ETA on one terminal line, redrawn at most 5 times a second."""
-
-    def __init__(self, total: int, prefix: str, enabled: bool = True, stream=sys.stderr):
-        self.total, self.prefix, self.enabled, self.stream = total, prefix, enabled, stream
-        self.start = self.last_draw = time.perf_counter()
-
-    def update(self, done: int, images: int, loss: float, acc: float) -> None:
-        now = time.perf_counter()
-        if not self.enabled or (now - self.last_draw < 0.2 and done < self.total):
-            return
-        self.last_draw = now
-        elapsed = now - self.start
-        eta = elapsed / max(done, 1) * (self.total - done)
-        width = 20
-        filled = int(width * done / max(self.total, 1))
-        self.stream.write(f"\r{self.prefix} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
-                          f"loss {loss:.4f} acc {acc:6.2%} {images / max(elapsed, 1e-9):7.1f} img/s "
-                          f"eta {eta:5.0f}s")
-        if done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 class EpochLog:

@@ -3,7 +3,7 @@ torchvision): their random weights load through the public API, give the same lo
 import pytest
 
 import reslab
-import reslab.info
+import reslab.complexity
 from oracles import assert_round_trip
 
 
@@ -14,7 +14,7 @@ def _cases():
     cases = []
     for name in REGISTERED:
         p = reslab.get_preset(name)
-        big = reslab.info.cached_complexity(p.spec)[0] > 80e6
+        big = reslab.complexity.cached_complexity(p.spec)[0] > 80e6
         for zoo, oracle in (("timm", p.timm), ("torchvision", p.torchvision)):
             if oracle:
                 cases.append(pytest.param(name, zoo, oracle, id=f"{name}-{zoo}",

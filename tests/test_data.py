@@ -12,7 +12,7 @@ from reslab.data import (Augmented, ClassBalancedSubset, DataError, ShardedEpoch
                          open_splits)
 from reslab.data.mixing import BatchMixer
 from reslab.data.transforms import eval_transform
-from reslab.registry import Preprocessing
+from reslab.spec import Preprocessing
 
 
 def make_folder(root, classes=("cat", "dog"), per_class=6, splits=("train", "val")):

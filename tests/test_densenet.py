@@ -12,7 +12,7 @@ import reslab
 from conftest import SHARED
 from oracles import assert_round_trip, build_oracle
 from reslab.cli import main
-from reslab.info import cached_complexity, spec_complexity
+from reslab.complexity import cached_complexity, spec_complexity
 from reslab.models.densenet import DenseNet, DenseNetSpec
 from reslab.presets.densenet import REGISTERED
 

@@ -3,7 +3,7 @@ the numbers are the papers' (see ../shared/reference/paper_table.csv)."""
 import pytest
 
 import reslab
-from reslab.info import cached_complexity
+from reslab.complexity import cached_complexity
 from reslab.presets.classic import REGISTERED
 
 WITH_PAPER_COUNT = [n for n in REGISTERED if reslab.get_preset(n).params_m_paper and not

@@ -9,7 +9,7 @@ from PIL import Image
 import reslab
 from reslab.cli import main
 from reslab.predict import Predictor, UnreadableImageError
-from reslab.registry import Preprocessing
+from reslab.spec import Preprocessing
 from reslab.weights import WeightsError
 
 CLASSES = ["cat", "dog", "fox"]

@@ -5,7 +5,7 @@ from reslab import evolution
 from reslab.bench import BenchSettings
 from reslab.cli import main
 from reslab.evolution import MILESTONES, Milestone, evolution_rows, to_markdown
-from reslab.info import count_params
+from reslab.complexity import count_params
 from reslab.factory import create_model
 from reslab.registry import get_preset, list_models
 

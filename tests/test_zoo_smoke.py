@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import reslab
-from reslab.info import cached_complexity
+from reslab.complexity import cached_complexity
 
 GIANT_PARAMS = 100e6
 GIANT_BLOCKS = 200

@@ -23,7 +23,7 @@ from .bench import BenchSettings, run_bench
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
 from .files import check_writable_folder, save_or_explain
-from .info import cached_complexity
+from .complexity import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
 from .train.rundir import METRICS as LOG_FILE, STATE  # what reslab.train writes in a run directory
 from .variant import parse_variant, slug, variant_spec

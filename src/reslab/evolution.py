@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .bench import BenchSettings, run_bench
-from .info import cached_complexity
+from .complexity import cached_complexity
 from .registry import get_preset, list_models
 from .table import format_table
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from ..errors import ReslabError
 from ..export import fold_bn
-from ..info import cached_complexity, count_macs, count_params
+from ..complexity import cached_complexity, count_macs, count_params
 from ..models import build
 from ..registry import get_preset
 from ..variant import parse_variant, variant_spec

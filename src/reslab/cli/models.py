@@ -25,7 +25,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_models(args) -> int:
-    from ..info import cached_complexity
+    from ..complexity import cached_complexity
 
     rows = []
     for p in list_presets(args.pattern):
@@ -48,7 +48,7 @@ def _pattern_hint(pattern: str) -> str:
 def cmd_info(args) -> int:
     from ..bench import complexity_at
     from ..factory import create_model, resolve_spec
-    from ..info import count_params, stage_shapes
+    from ..complexity import count_params, stage_shapes
     from ..variant import parse_overrides, parse_variant
 
     name, overrides = parse_variant(args.name)
@@ -81,7 +81,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from ..info import cached_complexity
+    from ..complexity import cached_complexity
     from ..spec import spec_diff
     from ..variant import variant_spec
 

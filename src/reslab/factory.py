@@ -6,8 +6,8 @@ import dataclasses
 from torch import nn
 
 from .models import build
-from .registry import Preprocessing, get_preset
-from .spec import SpecError
+from .registry import get_preset
+from .spec import Preprocessing, SpecError
 
 
 def resolve_spec(name_or_spec, **overrides):

@@ -119,7 +119,7 @@ def _mode_image(mode: str, path: Path, size) -> None:
 def test_images_of_every_mode_and_size_decode_to_the_same_grey_and_batch_together(tmp_path):
     from reslab.data import Augmented, collate_readable, open_splits
     from reslab.data.transforms import eval_transform
-    from reslab.registry import Preprocessing
+    from reslab.spec import Preprocessing
 
     kinds = [("RGB", "png", (16, 16)), ("RGBA", "png", (20, 12)), ("P", "png", (12, 30)), ("L", "png", (16, 9)),
              ("LA", "png", (17, 17)), ("CMYK", "jpg", (24, 16)), ("I;16", "png", (16, 40))]
@@ -157,7 +157,7 @@ def _corrupt(kind: str, path: Path, monkeypatch) -> None:
 def test_an_unreadable_image_is_skipped_and_named(tiny_folder, tmp_path, monkeypatch, kind):
     from reslab.data import Augmented, collate_readable, open_splits
     from reslab.data.transforms import eval_transform
-    from reslab.registry import Preprocessing
+    from reslab.spec import Preprocessing
 
     root = _copy(tiny_folder, tmp_path)
     _corrupt(kind, root / "val" / "dark" / "0.png", monkeypatch)
@@ -170,7 +170,7 @@ def test_an_unreadable_image_is_skipped_and_named(tiny_folder, tmp_path, monkeyp
 def test_a_batch_of_only_unreadable_images_is_an_empty_batch_naming_them(tiny_folder, tmp_path):
     from reslab.data import Augmented, collate_readable, open_splits
     from reslab.data.transforms import eval_transform
-    from reslab.registry import Preprocessing
+    from reslab.spec import Preprocessing
 
     root = _copy(tiny_folder, tmp_path)
     for name in ("0.png", "1.png"):
@@ -185,7 +185,7 @@ def test_a_batch_of_only_unreadable_images_is_an_empty_batch_naming_them(tiny_fo
 def test_unreadable_validation_images_are_counted_once(tiny_folder, tmp_path):
     from reslab.data import Augmented, ShardedEpochSampler, UnreadableImages, make_loader, open_splits
     from reslab.data.transforms import eval_transform
-    from reslab.registry import Preprocessing
+    from reslab.spec import Preprocessing
 
     root = _copy(tiny_folder, tmp_path)
     (root / "val" / "light" / "2.png").write_bytes(b"")

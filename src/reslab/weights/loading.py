@@ -7,7 +7,7 @@ from typing import Mapping
 
 from torch import nn
 
-from ..spec import from_dict, spec_diff
+from ..spec import Preprocessing, from_dict, spec_diff
 from .errors import WeightsError
 from .layouts import HEAD_PREFIXES, to_reslab_layout
 from .reading import read_checkpoint
@@ -91,8 +91,6 @@ def _spec_hint(model: nn.Module, meta: dict) -> str:
 
 def preprocessing_of(meta: dict, spec):
     """The checkpoint's preprocessing, or the default one at the spec's input size when it stores none."""
-    from ..registry import Preprocessing
-
     pre = meta.get("preprocessing")
     return Preprocessing.from_dict(pre) if pre else Preprocessing(input_size=spec.input_size)
 

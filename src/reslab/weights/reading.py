@@ -20,7 +20,7 @@ import torch
 from safetensors import safe_open
 
 from ..errors import ReslabError
-from ..spec import from_dict
+from ..spec import Preprocessing, from_dict
 from .errors import WeightsError
 
 METADATA_KEY = "reslab"
@@ -140,8 +140,6 @@ def _field(path, name: str, value, parse):
 
 def check_preprocessing(d: dict):
     """A Preprocessing from metadata; ValueError naming the first unusable value."""
-    from ..registry import Preprocessing
-
     unknown = sorted(set(d) - {f.name for f in fields(Preprocessing)})
     if unknown:
         raise ValueError(f"unknown field(s) {unknown}")

@@ -6,7 +6,9 @@ each call appends {case, command, code, message} to that file as a JSON line: th
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
+import errno
 import io
 import json
 import os
@@ -101,3 +103,42 @@ def write_image_folder(root: Path, classes=("dark", "light"), train: int = 8, va
 TINY_MODEL = ["--model", "resnet20_cifar", "--depths", "1,1,1", "--widths", "4,8,16", "--stem-channels", "4"]
 TINY_TRAIN = ["--epochs", "1", "--batch-size", "8", "--img-size", "16", "--workers", "0", "--no-tensorboard",
               "--no-progress"]
+
+
+class _Filling:
+    """A file that takes `room` more bytes (or characters), then fails as a full disk does."""
+
+    def __init__(self, f, room: int):
+        self.f, self.room = f, room
+
+    def write(self, data):
+        n = min(len(data), self.room)
+        self.f.write(data[:n])
+        self.room -= n
+        if n < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def fill_disk(monkeypatch, folder: Path, room: int = 1024) -> None:
+    """From now on, files opened for writing in `folder` take `room` bytes each, then fail with ENOSPC
+    (builtins.open and io.open, which pathlib writes through)."""
+    real_open = builtins.open
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        inside = isinstance(file, (str, os.PathLike)) and Path(file).resolve().parent == Path(folder).resolve()
+        return _Filling(f, room) if inside and any(c in mode for c in "wax+") else f
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr("io.open", fake_open)
+

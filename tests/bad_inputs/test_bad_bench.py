@@ -5,14 +5,13 @@ Library imports stay inside the tests so that this file also runs against the co
 from __future__ import annotations
 
 import csv
-import errno
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from harness import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, fill_disk, run_cli
 
 FAST = ["--batch-size", "1", "--repeats", "1", "--warmup", "1", "--img-size", "16"]
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
@@ -89,18 +88,7 @@ def test_an_output_that_cannot_be_written_fails_before_measuring(flag, target, w
 def test_a_failed_write_keeps_the_old_file(flag, tmp_path, monkeypatch):
     target = tmp_path / "r.out"
     target.write_text("old results")
-    real_open = open
-
-    def disk_full_halfway(file, mode="r", *args, **kwargs):  # the first bytes land, then the disk is full
-        handle = real_open(file, mode, *args, **kwargs)
-        if "w" in mode and isinstance(file, (str, Path)) and Path(file).parent == tmp_path:
-            handle.write("{half")
-            handle.close()
-            raise OSError(errno.ENOSPC, "No space left on device", str(file))
-        return handle
-
-    monkeypatch.setattr("builtins.open", disk_full_halfway)
-    monkeypatch.setattr("io.open", disk_full_halfway)  # what pathlib writes through
+    fill_disk(monkeypatch, tmp_path, room=5)  # the first bytes land, then the disk is full
     result = run_cli(["bench", "resnet20_cifar", *FAST, flag, target])
     monkeypatch.undo()
     assert result.code in (1, 2) and "Traceback" not in result.err, result.err

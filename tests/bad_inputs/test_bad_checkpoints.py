@@ -2,7 +2,6 @@
 whatever their name; saving is atomic and says why it failed. Library imports stay inside the tests."""
 from __future__ import annotations
 
-import builtins
 import errno
 import json
 import os
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, fill_disk, run_cli
 
 TINY_SPEC = dict(depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4, num_classes=2, input_size=16)
 
@@ -273,38 +272,7 @@ def test_eval_of_a_built_models_checkpoint_uses_default_preprocessing(tmp_path, 
 @pytest.fixture
 def disk_full(monkeypatch):
     """disk_full(folder): files opened for writing in `folder` take 1 KiB, then fail as a full disk does."""
-    real_open = builtins.open
-
-    class Filling:
-        def __init__(self, f):
-            self.f, self.room = f, 1024
-
-        def write(self, data):
-            n = min(len(data), self.room)
-            self.f.write(data[:n])
-            self.room -= n
-            if n < len(data):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return n
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-    def fill(folder: Path):
-        def fake_open(file, mode="r", *args, **kwargs):
-            f = real_open(file, mode, *args, **kwargs)
-            inside = isinstance(file, (str, os.PathLike)) and Path(file).resolve().parent == folder.resolve()
-            return Filling(f) if inside and any(c in mode for c in "wax+") else f
-
-        monkeypatch.setattr(builtins, "open", fake_open)
-
-    return fill
+    return lambda folder: fill_disk(monkeypatch, folder)
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ atomically. Library imports stay inside the tests so that this file also runs ag
 """
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 import pytest
 import torch
 
-from harness import assert_clean_error, assert_nothing_half_written, run_cli
+from harness import assert_clean_error, assert_nothing_half_written, fill_disk, run_cli
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 
@@ -80,21 +79,9 @@ def test_zoo_output_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     monkeypatch.setattr(evolution, "MILESTONES", (evolution.Milestone("CIFAR", "resnet20_cifar"),))
     target = tmp_path / "zoo.md"
     target.write_text("the old table")
-    real_open = open
-
-    def disk_full_halfway(file, mode="r", *args, **kwargs):  # the first bytes land, then the disk is full
-        handle = real_open(file, mode, *args, **kwargs)
-        if "w" in mode and isinstance(file, (str, Path)) and Path(file).parent == tmp_path:
-            handle.write("# The Res")
-            handle.close()
-            raise OSError(errno.ENOSPC, "No space left on device", str(file))
-        return handle
-
-    monkeypatch.setattr("builtins.open", disk_full_halfway)
-    monkeypatch.setattr("io.open", disk_full_halfway)  # what pathlib writes through
+    fill_disk(monkeypatch, tmp_path, room=5)  # the first bytes land, then the disk is full
     result = run_cli(["zoo", "--output", target])
-    monkeypatch.setattr("builtins.open", real_open)
-    monkeypatch.setattr("io.open", real_open)
+    monkeypatch.undo()
     assert result.code in (1, 2) and "Traceback" not in result.err, result.err
     assert "no space left on device" in result.message.lower() and str(target) in result.message
     assert target.read_text() == "the old table"

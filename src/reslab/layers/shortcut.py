@@ -5,29 +5,41 @@ from torch import nn
 
 
 class ZeroPadShortcut(nn.Module):
-    """Option A: subsample spatially and append zero channels; adds no parameters."""
+    """Option A: subsample spatially (every `stride`-th pixel) and add zero channels; adds no parameters.
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int):
+    `side="end"` appends the zero channels after the identity channels; `side="both"` puts extra // 2 before and
+    the rest after, as the widely used third-party CIFAR ResNets (and their checkpoints) do.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, side: str = "end"):
         super().__init__()
-        self.extra, self.stride = out_channels - in_channels, stride
+        if side not in ("end", "both"):
+            raise ValueError(f"unknown zero-padding side {side!r}; choose end or both")
+        self.extra, self.stride, self.side = out_channels - in_channels, stride, side
+        before = self.extra // 2 if side == "both" else 0
+        self.pad = (before, self.extra - before)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
             x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.extra)) if self.extra else x
+        return F.pad(x, (0, 0, 0, 0) + self.pad) if self.extra else x
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, extra={self.extra}, side={self.side!r}"
 
 
 def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int, norm: bool = True,
-                  dilation: int = 1) -> nn.Module:
+                  dilation: int = 1, zeropad_side: str = "end") -> nn.Module:
     """Identity when the shape is kept, else option A (zeropad), B (projection) or ResNet-D (avgpool).
 
     `norm=False` drops the BatchNorm after the projection (pre-activation networks). `dilation` > 1 marks the
-    first block of a stage whose stride became dilation (output_stride < 32).
+    first block of a stage whose stride became dilation (output_stride < 32). `zeropad_side` places option A's
+    zero channels (see ZeroPadShortcut).
     """
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
     if kind == "zeropad":
-        return ZeroPadShortcut(in_channels, out_channels, stride)
+        return ZeroPadShortcut(in_channels, out_channels, stride, zeropad_side)
     layers: list[nn.Module] = []
     conv_stride = stride
     if kind == "avgpool":

@@ -105,7 +105,7 @@ class BasicBlock(nn.Module):
         self.bn2 = _norm_or_identity(out_channels, not spec.preact)
         self.se = block_attention(spec, stage, in_channels, out_channels, out_channels)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
-                                        dilation=dilation[1])
+                                        dilation=dilation[1], zeropad_side=spec.zeropad_side)
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
@@ -151,7 +151,7 @@ class Bottleneck(nn.Module):
         self.se_after_3x3 = spec.attention_position == "3x3"
         self.se = block_attention(spec, stage, in_channels, out_channels, width if self.se_after_3x3 else out_channels)
         self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
-                                        dilation=dilation[1])
+                                        dilation=dilation[1], zeropad_side=spec.zeropad_side)
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
         self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)

@@ -15,6 +15,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stem": ("conv7", "deep", "cifar", "conv3", "space_to_depth"),
     "stem_pool": ("max", "max_ceil", "none", "conv", "avg2", "max_blur"),
     "shortcut": ("projection", "avgpool", "zeropad"),
+    "zeropad_side": ("end", "both"),
     "stride_on": ("1x1", "3x3", "pool_before_3x3", "pool_after_3x3"),
     "downsample_pool": ("avg3", "avg2", "blur"),
     "conv3x3": ("standard", "separable", "res2", "selective_kernel", "split_attention"),
@@ -55,6 +56,9 @@ class ResNetSpec(SpecBase):
     stem_pool: str = "max"
     # shortcut used when shape changes: projection (1x1 conv, option B), avgpool (ResNet-D), zeropad (option A)
     shortcut: str = "projection"
+    # where option A puts its zero channels: end (after the identity channels) or both (added // 2 before, the
+    # rest after, as the common third-party CIFAR ResNets' F.pad does); only with shortcut="zeropad"
+    zeropad_side: str = "end"
     # where a bottleneck downsamples: "1x1" (2015 paper, ResNet-A) or "3x3" (ResNet-B, torchvision/timm)
     # or in a pool before/after an unstrided 3x3 (ResNeSt's avd, anti-aliased ResNets), using `downsample_pool`
     stride_on: str = "3x3"
@@ -236,6 +240,9 @@ def _validate_block_options(spec: ResNetSpec, basic: list[int]) -> None:
         name, needs = unused[0]
         raise SpecError(f"{name}={getattr(spec, name)!r} has no effect with conv3x3={spec.conv3x3!r}, "
                         f"stride_on={spec.stride_on!r}: it needs {needs}")
+    if spec.shortcut != "zeropad" and spec.zeropad_side != defaults["zeropad_side"].default:
+        raise SpecError(f"zeropad_side={spec.zeropad_side!r} has no effect with shortcut={spec.shortcut!r}: it "
+                        "needs shortcut='zeropad'")
     attended = [b for b, a in zip(spec.stage_values("block"), spec.stage_values("attention")) if a != "none"]
     if spec.attention_position == "3x3" and "bottleneck" not in attended:
         raise SpecError(f"attention_position='3x3' needs attention in a stage of bottleneck blocks (got "

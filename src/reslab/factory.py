@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 
 from torch import nn
 
@@ -20,14 +21,21 @@ def resolve_spec(name_or_spec, **overrides):
 
 
 def create_model(name, *, num_classes: int | None = None, in_chans: int | None = None, weights=None,
-                 layout: str = "auto", features_only: bool = False, out_indices: tuple[int, ...] | None = None,
+                 layout: str = "auto", ema: bool = False, rename: Mapping[str, str] | None = None,
+                 features_only: bool = False, out_indices: tuple[int, ...] | None = None,
                  **spec_overrides) -> nn.Module:
     """Build preset `name` (or a spec). `num_classes`/`in_chans` default to the preset's own.
 
     `weights` is a checkpoint path or state dict in ResLab, timm or torchvision layout; when its classifier
-    has a different number of classes, the head is re-initialised and a warning says so.
+    has a different number of classes, the head is re-initialised and a warning says so; its first convolution,
+    trained on RGB, is adapted to `in_chans` (warned too). `ema` takes a training checkpoint's EMA weights,
+    `rename` ({regex: replacement}) renames its keys first (see `reslab.load_weights`).
     `features_only` returns the feature maps of the `out_indices` stages (0 = stem; default all stages) instead.
     """
+    if weights is None and (ema or rename):
+        from .weights import WeightsError
+
+        raise WeightsError("ema= and rename= apply to the weights: pass weights=<checkpoint> with them")
     spec = resolve_spec(name, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
     model = build(spec)
     model.preset = name if isinstance(name, str) else None
@@ -36,7 +44,7 @@ def create_model(name, *, num_classes: int | None = None, in_chans: int | None =
     if weights is not None:
         from .weights import load_weights
 
-        load_weights(model, weights, layout=layout, allow_new_head=True)
+        load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
     if features_only:
         from .features import FeatureExtractor
 

@@ -25,24 +25,28 @@ from .errors import WeightsError
 
 METADATA_KEY = "reslab"
 CONTAINER_KEYS = ("state_dict", "model", "model_state_dict")  # training checkpoints nest the weights
-WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # added to every key by DataParallel/DDP and by torch.compile
+EMA_KEYS = ("state_dict_ema", "model_ema")  # timm's and others' exponential-moving-average weights beside them
+# added to every key by DataParallel/DDP, by torch.compile, and by a PyTorch-Lightning module holding the network
+WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "net.")
 FORMATS_READ = "safetensors, or a torch.save file of tensors (.pth, .pt, .bin, ...)"
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "lanczos")
 
 
-def read_checkpoint(source) -> tuple[dict[str, torch.Tensor], dict]:
+def read_checkpoint(source, *, ema: bool = False) -> tuple[dict[str, torch.Tensor], dict]:
     """(state dict, ResLab metadata or {}) from a path or a mapping, without executing pickled code.
 
     The format comes from the file's first bytes, whatever its name; metadata is checked field by field.
+    Training checkpoints (timm, PyTorch-Lightning, ...) are unwrapped to their weights: the plain ones, or with
+    `ema` the exponential moving average ('state_dict_ema' / 'model_ema'), which must then be there.
     """
     if isinstance(source, Mapping):
-        return _unwrap(dict(source), "the state dict"), {}
+        return _unwrap(dict(source), "the state dict", ema), {}
     if not isinstance(source, (str, os.PathLike)):
         raise WeightsError(f"weights must be a checkpoint path or a state dict, not a {type(source).__name__}")
     path = Path(source)
     if sniff_format(path) == "safetensors":
-        return _read_safetensors(path)
-    return _read_torch(path), {}
+        return _read_safetensors(path, ema)
+    return _read_torch(path, ema), {}
 
 
 def sniff_format(path: Path) -> str:
@@ -63,17 +67,19 @@ def sniff_format(path: Path) -> str:
                        f"({FORMATS_READ})")
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def _read_safetensors(path: Path, ema: bool = False) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY)
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises several types for a damaged header or missing bytes
         raise WeightsError(f"{path} is a damaged or truncated safetensors file ({_first_line(e)})") from None
-    return _unwrap(state, path), ({} if raw is None else parse_metadata(path, raw))
+    meta = {} if raw is None else parse_metadata(path, raw)
+    # a ResLab run writes its EMA weights as a checkpoint of their own, marked so in the metadata
+    return _unwrap(state, path, ema and not meta.get("ema")), meta
 
 
-def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+def _read_torch(path: Path, ema: bool = False) -> dict[str, torch.Tensor]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on its way to refusing them
@@ -87,19 +93,29 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path} is a damaged or truncated PyTorch file ({_first_line(e)})") from None
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict (names mapped to tensors)")
-    return _unwrap(dict(obj), path)
+    return _unwrap(dict(obj), path, ema)
 
 
 def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0]
 
 
-def _unwrap(obj: dict, origin) -> dict[str, torch.Tensor]:
-    """Accept the usual containers ({'state_dict': ...}, {'model': ...}) and strip wrapper prefixes."""
-    for key in CONTAINER_KEYS:
-        if key in obj and isinstance(obj[key], Mapping):
-            obj = dict(obj[key])
-            break
+def _unwrap(obj: dict, origin, ema: bool = False) -> dict[str, torch.Tensor]:
+    """Accept the usual containers ({'state_dict': ...}, {'model': ...}, Lightning's, EMA weights beside the plain
+    ones) and strip wrapper prefixes. Everything else in a training checkpoint (epoch, hyperparameters,
+    optimizer state) is ignored."""
+    plain = next((k for k in CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+    averaged = next((k for k in EMA_KEYS if isinstance(obj.get(k), Mapping)), None)
+    if ema and averaged is None:
+        raise WeightsError(f"{origin} has no EMA weights (no {' or '.join(map(repr, EMA_KEYS))} entry): "
+                           + _what_it_holds(obj) + "; load it without ema=True")
+    if ema:
+        obj = dict(obj[averaged])
+    elif plain is not None:
+        obj = dict(obj[plain])
+    elif averaged is not None:
+        raise WeightsError(f"{origin} holds only EMA weights ({averaged!r}), no plain ones "
+                           f"({' or '.join(map(repr, CONTAINER_KEYS))}): load them with ema=True")
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{origin} is not a state dict: entries {bad[:5]} are not named tensors")
@@ -108,6 +124,17 @@ def _unwrap(obj: dict, origin) -> dict[str, torch.Tensor]:
     while prefix := next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in obj)), None):
         obj = {k[len(prefix):]: v for k, v in obj.items()}
     return obj
+
+
+def _keys(obj: dict) -> str:
+    names = [k if isinstance(k, str) else repr(k) for k in obj]
+    return ", ".join(map(repr, names[:8])) + (f" and {len(names) - 8} more" if len(names) > 8 else "") or "nothing"
+
+
+def _what_it_holds(obj: dict) -> str:
+    if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        return f"it is a plain state dict of {len(obj)} tensors ({_keys(obj)})"
+    return f"its keys are {_keys(obj)}"
 
 
 def parse_metadata(path, raw: str) -> dict:

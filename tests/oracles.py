@@ -50,3 +50,12 @@ def assert_round_trip(name: str, zoo: str, oracle_name: str, tmp_path, size: int
     with torch.no_grad():
         assert_same_logits(fresh.eval()(x), expected)
     return model
+
+
+def param_count(spec) -> int:
+    """Parameters of the network `spec` describes, counted on the meta device: no weights, no forward pass, so
+    test collection can sort presets by size without the minutes a measured complexity takes on a cold cache."""
+    import reslab
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in reslab.build(spec).parameters())

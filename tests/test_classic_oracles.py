@@ -3,9 +3,7 @@ torchvision): their random weights load through the public API, give the same lo
 import pytest
 
 import reslab
-import reslab.complexity
-from oracles import assert_round_trip
-
+from oracles import assert_round_trip, param_count
 
 
 def _cases():
@@ -14,7 +12,7 @@ def _cases():
     cases = []
     for name in REGISTERED:
         p = reslab.get_preset(name)
-        big = reslab.complexity.cached_complexity(p.spec)[0] > 80e6
+        big = param_count(p.spec) > 80e6
         for zoo, oracle in (("timm", p.timm), ("torchvision", p.torchvision)):
             if oracle:
                 cases.append(pytest.param(name, zoo, oracle, id=f"{name}-{zoo}",

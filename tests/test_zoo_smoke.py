@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import reslab
-from reslab.complexity import cached_complexity
+from oracles import param_count
 
 GIANT_PARAMS = 100e6
 GIANT_BLOCKS = 200
@@ -25,7 +25,7 @@ def _cases():
     cases = []
     for name in reslab.list_models():
         spec = reslab.get_spec(name)
-        giant = cached_complexity(spec)[0] > GIANT_PARAMS or _blocks(spec) > GIANT_BLOCKS
+        giant = param_count(spec) > GIANT_PARAMS or _blocks(spec) > GIANT_BLOCKS
         cases.append(pytest.param(name, giant, marks=[pytest.mark.slow] if giant else [], id=name))
     return cases
 

@@ -220,10 +220,6 @@ def resume_config(given: dict) -> TrainConfig:
     return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **changes)
 
 
-def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig)]
-
-
 def from_recipe(recipe: str = "cifar", **overrides) -> TrainConfig:
     """The recipe's values, rescaled to `epochs` if given, then the other overrides."""
     values = get_recipe(recipe)

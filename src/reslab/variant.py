@@ -54,7 +54,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
             raise SpecError(f"{text!r}: {field} is given twice; give each field once")
         seen.add(field)
         tokens.append(f"--{field}={value}")
-    return name, parse_overrides(tokens, preset.spec)
+    return preset.name, parse_overrides(tokens, preset.spec)  # an old name resolves (and warns) once, here
 
 
 def variant_spec(text: str):

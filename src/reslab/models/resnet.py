@@ -70,11 +70,21 @@ def block_attention(spec: ResNetSpec, stage: int, in_channels: int, out_channels
     return make_attention(spec.at("attention", stage), gated, hidden)
 
 
-def add_shortcut(branch: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+def add_shortcut(branch: torch.Tensor, shortcut: torch.Tensor | None) -> torch.Tensor:
     """The residual addition, written into the branch output: no block's last op (conv, norm, gate, drop-path)
-    keeps its output for backward, and a fresh activation-sized tensor per block costs time and memory."""
-    branch += shortcut
+    keeps its output for backward, and a fresh activation-sized tensor per block costs time and memory.
+    A plain block (no shortcut) returns its branch."""
+    if shortcut is not None:
+        branch += shortcut
     return branch
+
+
+def block_shortcut(spec: ResNetSpec, in_channels: int, out_channels: int, stride: int, dilation: int):
+    """The block's shortcut module, or None in a plain network (residual=False)."""
+    if not spec.residual:
+        return None
+    return make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact, dilation=dilation,
+                         zeropad_side=spec.zeropad_side)
 
 
 def residual_act(spec: ResNetSpec) -> nn.Module:
@@ -104,11 +114,10 @@ class BasicBlock(nn.Module):
         self.conv2 = conv3x3(spec, planes, out_channels, dilation=dilation[1], kind=second)
         self.bn2 = _norm_or_identity(out_channels, not spec.preact)
         self.se = block_attention(spec, stage, in_channels, out_channels, out_channels)
-        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
-                                        dilation=dilation[1], zeropad_side=spec.zeropad_side)
+        self.downsample = block_shortcut(spec, in_channels, out_channels, stride, dilation[1])
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
-        self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
+        self.project_preact = spec.preact and not isinstance(self.downsample, (nn.Identity, type(None)))
         self.act2 = residual_act(spec)
 
     def branch_end(self) -> nn.Module:
@@ -116,7 +125,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self.act0(self.bn0(x))
-        shortcut = self.downsample(x_in if self.project_preact else x)
+        shortcut = None if self.downsample is None else self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(self.pool_before(x_in))))
         out = self.se(self.bn2(self.conv2(self.pool_after(out))))
         return self.act2(add_shortcut(self.drop_path(out), shortcut))
@@ -150,11 +159,10 @@ class Bottleneck(nn.Module):
         self.bn3 = _norm_or_identity(out_channels, not spec.preact)
         self.se_after_3x3 = spec.attention_position == "3x3"
         self.se = block_attention(spec, stage, in_channels, out_channels, width if self.se_after_3x3 else out_channels)
-        self.downsample = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=not spec.preact,
-                                        dilation=dilation[1], zeropad_side=spec.zeropad_side)
+        self.downsample = block_shortcut(spec, in_channels, out_channels, stride, dilation[1])
         self.drop_path = DropPath(drop_path)
         # pre-activation: a projection sees the normalised input, an identity keeps the raw one (He et al. 2016)
-        self.project_preact = spec.preact and not isinstance(self.downsample, nn.Identity)
+        self.project_preact = spec.preact and not isinstance(self.downsample, (nn.Identity, type(None)))
         self.act3 = residual_act(spec)
 
     def branch_end(self) -> nn.Module:
@@ -162,7 +170,7 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self.act0(self.bn0(x))
-        shortcut = self.downsample(x_in if self.project_preact else x)
+        shortcut = None if self.downsample is None else self.downsample(x_in if self.project_preact else x)
         out = self.act1(self.bn1(self.conv1(x_in)))
         out = self.pool_after(self.act2(self.bn2(self.conv2(self.pool_before(out)))))
         if self.se_after_3x3:

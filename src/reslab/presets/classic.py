@@ -65,6 +65,16 @@ for d, (params, top1) in _CIFAR.items():
         "6n+2 layers, zero-padding shortcuts, 16/32/64 channels", params_m_paper=params, top1_paper=top1,
         preprocessing=CIFAR_PRE)
 
+# --- Plain baselines (He et al. 2015, Sec. 4.1-4.2): the residual twins without their shortcuts -------------
+PLAIN_IDEA = "the same layers without shortcuts: deeper plain nets train worse (the degradation problem)"
+for d in (20, 32, 44, 56, 110):
+    n = (d - 2) // 6
+    add(f"plain{d}_cifar", CIFAR_RESNET.replace(depths=(n, n, n), residual=False), "Plain (CIFAR)", HE2015, 2015,
+        PLAIN_IDEA, preprocessing=CIFAR_PRE)
+for d, top1 in ((18, 72.06), (34, 71.46)):  # Table 2: 27.94 and 28.54 top-1 error (10-crop)
+    add(f"plain{d}", imagenet(d, residual=False), "Plain", HE2015, 2015, PLAIN_IDEA,
+        gmacs_paper=_PAPER_2015[d][0], top1_paper=top1)
+
 # --- Pre-activation ResNets (He et al. 2016) -------------------------------------------------------------
 add("preactresnet18", BASIC.replace(preact=True), "Pre-activation ResNet", HE2016, 2016,
     "BN and ReLU before each convolution keep the shortcut path a pure identity", timm="resnetv2_18")

@@ -54,6 +54,9 @@ class ResNetSpec(SpecBase):
     # max: 3x3/2 pad 1; max_ceil: 3x3/2 ceil-mode (Caffe, legacy SENet); none; conv: 3x3/2 conv-BN-act
     # (ResNet-RS); avg2: 2x2/2 average (anti-aliased ResNets); max_blur: 3x3/1 max then blur-pool/2
     stem_pool: str = "max"
+    # False: no shortcut at all, the block's output is its branch alone (the plain baselines of He et al. 2015,
+    # Sec. 4.1: same layers and parameters as their option-A residual twins); `shortcut` is then unused
+    residual: bool = True
     # shortcut used when shape changes: projection (1x1 conv, option B), avgpool (ResNet-D), zeropad (option A)
     shortcut: str = "projection"
     # where option A puts its zero channels: end (after the identity channels) or both (added // 2 before, the
@@ -174,7 +177,7 @@ def validate(spec: ResNetSpec) -> None:
     check_positive_ints(spec, ("stem_width", "stem_channels", "groups", "base_width", "num_classes", "in_chans",
                                "input_size", "attention_divisor", "attention_min_channels", "scale", "radix",
                                "select_divisor", "output_stride"))
-    check_bools(spec, ("preact", "split_input", "zero_init_last"))
+    check_bools(spec, ("residual", "preact", "split_input", "zero_init_last"))
     if any(not is_int(e) or e < 1 for e in spec.stage_values("expansion")):
         raise SpecError(f"expansion must be a positive integer (or one per stage), got {spec.expansion!r}")
     check_rates(spec, ("drop_path_rate", "drop_rate"))
@@ -191,6 +194,11 @@ def validate(spec: ResNetSpec) -> None:
         if spec.stride_on == "1x1":
             raise SpecError(f"stride_on='1x1' needs block='bottleneck': the basic block of stage {basic[0]} has no "
                             "1x1 convolution")
+    if not spec.residual:
+        for name in ("drop_path_rate", "zero_init_last"):  # both would silence a branch that is the whole block
+            if getattr(spec, name):
+                raise SpecError(f"{name}={getattr(spec, name)!r} needs residual=True: without a shortcut, a "
+                                "dropped or zeroed branch would zero the block's whole output")
     if spec.shortcut == "zeropad":
         ins = (spec.stem_channels,) + spec.stage_channels[:-1]
         shrink = [i for i, (a, b) in enumerate(zip(ins, spec.stage_channels)) if b < a]

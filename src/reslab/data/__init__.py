@@ -11,9 +11,11 @@ from .subset import ClassBalancedSubset
 DEFAULT_DATASET = "digits"
 
 
-def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val")) -> dict:
+def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *, decode: bool = True,
+                say=print, progress: bool = True) -> dict:
     """The named splits of `data` (None: the built-in digits). Problems are DataErrors raised here, before
-    any training starts."""
+    any training starts. With `decode`, an image-folder split small enough is decoded once into memory (and
+    cached on disk for the next run, see data.decoded)."""
     if data is None or data == DEFAULT_DATASET:
         from .digits import load_digits_split
 
@@ -37,6 +39,10 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val")) ->
                 raise DataError(f"{root} has no {', '.join(missing)} split: expected {root}/<split>/<class>/<image> "
                                 f"or a CIFAR-10/100 pickle directory")
             found = {s: CheckedImageFolder(root / s) for s in splits}
+            if decode:
+                from .decoded import decoded_split
+
+                found = {s: decoded_split(folder, say=say, progress=progress) or folder for s, folder in found.items()}
     unknown = [s for s in splits if s not in found]
     if unknown:
         raise DataError(f"{data or DEFAULT_DATASET} has no split {', '.join(unknown)}; it has {', '.join(found)}")

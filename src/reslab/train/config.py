@@ -84,6 +84,9 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     workers: int | None = None
+    # auto: small image-folder splits decoded once into memory (cached on disk) and augmented a batch at a time;
+    # off: every image decoded from its file each epoch
+    cache: str = "auto"
     stop_after_steps: int | None = None  # save a resumable checkpoint and stop (an interruption on demand)
     tensorboard: bool = True
     progress: bool = True
@@ -124,7 +127,7 @@ class TrainConfig:
 
 # settings with a fixed set of values
 CHOICES = {"recipe": tuple(RECIPES), "optimizer": ("sgd", "adamw", "lamb"), "schedule": ("step", "cosine"),
-           "loss": ("ce", "bce"), "crop": ("rrc", "pad", "none"), "amp": ("off", "bf16", "fp16"),
+           "loss": ("ce", "bce"), "crop": ("rrc", "pad", "none"), "cache": ("auto", "off"), "amp": ("off", "bf16", "fp16"),
            "auto_augment": ("none", "autoaugment", "randaugment", "trivialaugment")}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # numeric settings and their allowed interval; "(" or ")" excludes that end; None values mean "not set"
@@ -197,7 +200,7 @@ def _describe(interval: str) -> str:
 
 
 # how a resumed run is executed may change; what it trains may not (except its length)
-RUN_CONTROLS = ("device", "workers", "progress", "tensorboard", "stop_after_steps")
+RUN_CONTROLS = ("device", "workers", "cache", "progress", "tensorboard", "stop_after_steps")
 
 
 def resume_config(given: dict) -> TrainConfig:

@@ -387,7 +387,8 @@ def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     """(train set, validation set, classes, images per process per pass), the settings checked against the data."""
     from ..data import ClassBalancedSubset, DataError, open_splits
 
-    splits = open_splits(cfg.data)
+    splits = open_splits(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else _silent,
+                         progress=cfg.progress and env.is_main)
     train_set, val_set = splits["train"], splits["val"]
     classes = train_set.classes
     if cfg.num_classes is not None and cfg.num_classes != len(classes):
@@ -408,6 +409,10 @@ def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     if len(train_set) < cfg.batch_size:
         raise DataError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size}")
     return train_set, val_set, classes, cfg.batch_size // env.world // cfg.accum_steps
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
 
 
 def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device):
@@ -431,8 +436,10 @@ def _param_groups(cfg: TrainConfig, model) -> list[dict]:
 
 
 def _make_loaders(cfg: TrainConfig, env, train_set, val_set, pre, rank_batch: int):
-    """(training sampler, training loader, validation loader): each rank its own shard of every epoch."""
+    """(training sampler, training loader, validation loader): each rank its own shard of every epoch. Splits in
+    memory are cut into batches a batch at a time where their transforms allow, else go image by image."""
     from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
+    from ..data.tensor_batches import eval_batches, train_batches
     from ..data.transforms import eval_transform, train_transform
 
     train_size = cfg.img_size or pre.input_size
@@ -440,11 +447,12 @@ def _make_loaders(cfg: TrainConfig, env, train_set, val_set, pre, rank_batch: in
     sampler = ShardedEpochSampler(len(train_set), seed=cfg.seed, rank=env.rank, world=env.world,
                                   repeats=cfg.repeated_aug)
     workers = default_workers(is_in_memory(train_set)) if cfg.workers is None else cfg.workers
-    train_loader = make_loader(Augmented(train_set, train_transform(cfg, pre, train_size), cfg.seed),
-                               rank_batch, sampler, workers, drop_last=True)
+    train_loader = train_batches(train_set, cfg, pre, train_size, sampler, rank_batch) or make_loader(
+        Augmented(train_set, train_transform(cfg, pre, train_size), cfg.seed), rank_batch, sampler, workers,
+        drop_last=True)
     val_sampler = ShardedEpochSampler(len(val_set), seed=0, rank=env.rank, world=env.world, shuffle=False)
-    val_loader = make_loader(Augmented(val_set, eval_transform(pre, test_size), 0), 2 * rank_batch,
-                             val_sampler, workers, drop_last=False)
+    val_loader = eval_batches(val_set, pre, test_size, val_sampler, 2 * rank_batch) or make_loader(
+        Augmented(val_set, eval_transform(pre, test_size), 0), 2 * rank_batch, val_sampler, workers, drop_last=False)
     return sampler, train_loader, val_loader
 
 

@@ -45,6 +45,12 @@ def _pattern_hint(pattern: str) -> str:
     return f"did you mean {', '.join(close)}?" if close else "`reslab models` lists them all"
 
 
+# where option A's zero channels go, in words (`reslab info`): checkpoints of the other placement load but predict
+# worse, so a user comparing with third-party CIFAR code needs to see it
+ZEROPAD_PLACEMENT = {"end": "zeros after the identity channels",
+                     "both": "zeros split around the identity channels, half before (rounded down), the rest after"}
+
+
 def cmd_info(args) -> int:
     from ..bench import complexity_at
     from ..factory import create_model, resolve_spec
@@ -69,6 +75,8 @@ def cmd_info(args) -> int:
     oracles = ", ".join(f"{k} {v}" for k, v in (("timm", preset.timm), ("torchvision", preset.torchvision)) if v)
     if oracles:
         print(f"same model in: {oracles}")
+    if getattr(spec, "residual", False) and getattr(spec, "shortcut", None) == "zeropad":
+        print(f"option-A shortcut: {ZEROPAD_PLACEMENT[spec.zeropad_side]} (zeropad_side={spec.zeropad_side})")
     print("\nspec:")
     fields = spec.to_dict()
     width = max(map(len, fields))

@@ -1,4 +1,5 @@
-"""Foreign state-dict layouts (timm, torchvision): how to recognise their keys and rename them to and from ResLab's."""
+"""Foreign state-dict layouts (timm, torchvision, Hugging Face transformers): how to recognise their keys and rename
+them to and from ResLab's."""
 from __future__ import annotations
 
 import re
@@ -17,12 +18,14 @@ HEAD_PREFIXES = ("fc.", "classifier.", "head.fc.")
 class Layout:
     """A foreign state-dict layout: how to recognise its keys and rename them to and from ResLab's."""
 
-    name: str  # "timm" or "torchvision"
+    name: str  # "timm", "torchvision" or "transformers"
     detect: Callable[[list[str]], bool]
     to_reslab: Callable[[str], str]
     from_reslab: Callable[[str], str]
     applies_to: Callable[[object], bool] = lambda spec: True  # can this layout express the spec?
     head_is_conv: bool = False  # classifier stored as a 1x1 convolution (out, in, 1, 1)
+    # what of the spec the layout's network cannot express (empty when applies_to accepts it), for the error
+    misfits: Callable[[object], list[str]] | None = None
 
 
 def _rename(rules: list[tuple[str, str]]) -> Callable[[str], str]:
@@ -62,6 +65,12 @@ def _regnet_blocks(src: str, dst: str, block_offset: int) -> Callable[[str], str
     return lambda key: pattern.sub(lambda m: dst.format(s=m.group(1), b=int(m.group(2)) + block_offset), key)
 
 
+def _renumber(src: str, dst: str, offset: int) -> Callable[[str], str]:
+    """Rename a key part holding one index, shifting the index by `offset` ('layer.0.' <-> '.conv1.')."""
+    pattern = re.compile(src)
+    return lambda key: pattern.sub(lambda m: dst.format(int(m.group(1)) + offset), key)
+
+
 def _plain(spec) -> bool:
     """Specs whose keys are ResLab's own in timm's and torchvision's plain ResNet layout."""
     return not spec.preact and spec.stem != "space_to_depth"
@@ -79,6 +88,74 @@ _TIMM_REGNET = [(r"^stem\.conv\.", "conv1."), (r"^stem\.bn\.", "bn1."), (r"\.con
 _TV_REGNET = [(r"^stem\.0\.", "conv1."), (r"^stem\.1\.", "bn1."), (r"\.proj\.", ".downsample."),
               (r"\.f\.a\.0\.", ".conv1."), (r"\.f\.a\.1\.", ".bn1."), (r"\.f\.b\.0\.", ".conv2."),
               (r"\.f\.b\.1\.", ".bn2."), (r"\.f\.c\.0\.", ".conv3."), (r"\.f\.c\.1\.", ".bn3."), (r"\.f\.se\.", ".se.")]
+
+# --- Hugging Face transformers' ResNet (ResNetModel, ResNetForImageClassification; microsoft/resnet-18 ... -152) ---
+# Every convolution is a ConvLayer (convolution + normalization); the stem is embedder.embedder, the blocks are
+# encoder.stages.i.layers.j with their convolutions numbered in layer.k and the projection in shortcut, and the
+# classifier is classifier.1 (after a Flatten). The classification model keeps the network under resnet., the bare
+# ResNetModel (and ResNetBackbone) has no prefix and no classifier. The architecture is fixed but for what the config
+# sets: layer_type (basic / bottleneck with 4x expansion), depths, hidden_sizes, embedding_size, hidden_act (the
+# stem's and the after-addition activation only: inside the blocks it is always relu, so ResLab's stem_act and
+# residual_act), downsample_in_first_stage (stride 2 in the first stage too) and downsample_in_bottleneck (the
+# bottleneck's stride on its first 1x1, ResLab's stride_on='1x1', not on the 3x3). The last three leave no trace in
+# the weights: the loader reads them from a config.json beside the checkpoint when there is one
+# (loading.check_transformers_config).
+TRANSFORMERS_ACTS = {"relu": "relu", "leaky_relu": "leaky_relu", "silu": "silu", "gelu": "gelu"}  # ResLab -> HF
+TRANSFORMERS_ACTS_IN = {**{v: k for k, v in TRANSFORMERS_ACTS.items()}, "swish": "silu"}  # HF -> ResLab
+
+
+def transformers_misfits(spec) -> list[str]:
+    """What of `spec` transformers' ResNet cannot express; empty when its config and weights give this network."""
+    if spec.to_dict()["family"] != "resnet":
+        return [f"the {spec.to_dict()['family']} family"]
+    blocks = set(spec.stage_values("block"))
+    checks = [
+        (not spec.preact, "pre-activation blocks (preact=True)"),
+        (spec.residual, "a plain network (residual=False)"),
+        (spec.stem == "conv7", f"stem={spec.stem!r} (transformers has the single 7x7 stem only)"),
+        (spec.stem_pool == "max", f"stem_pool={spec.stem_pool!r} (transformers has the 3x3/2 max pool only)"),
+        (spec.shortcut == "projection", f"shortcut={spec.shortcut!r} (transformers projects with a strided 1x1)"),
+        (spec.conv3x3 == "standard", f"conv3x3={spec.conv3x3!r}"),
+        (set(spec.stage_values("attention")) == {"none"}, "attention (transformers' ResNet has none)"),
+        (len(blocks) == 1, "basic and bottleneck stages mixed (transformers' layer_type is one for all stages)"),
+        (all(e == (4 if b == "bottleneck" else 1) for b, e in zip(spec.stage_values("block"),
+                                                                  spec.stage_values("expansion"))),
+         f"expansion={spec.expansion} (transformers: 4 for bottleneck, 1 for basic blocks)"),
+        (all(spec.groups_at(s) == 1 and (b == "basic" or spec.bottleneck_width(w, s) == w)
+             for s, (b, w) in enumerate(zip(spec.stage_values("block"), spec.widths))),
+         "grouped or widened bottlenecks (transformers' bottleneck is out_channels / 4 wide, ungrouped)"),
+        (spec.stride_on in (("1x1", "3x3") if blocks == {"bottleneck"} else ("3x3",)),
+         f"stride_on={spec.stride_on!r} (transformers strides the first 1x1 or the 3x3)"),
+        (spec.strides[0] in (1, 2) and all(s == 2 for s in spec.strides[1:]),
+         f"strides={spec.strides} (transformers: 1 or 2 in the first stage, 2 in the others)"),
+        (all(d == 1 for _, d in spec.stage_strides_and_dilations()),
+         f"output_stride={spec.output_stride} (transformers' ResNet has no dilation)"),
+        (spec.act == "relu" and (spec.stem_act or spec.act) == (spec.residual_act or spec.act) in TRANSFORMERS_ACTS,
+         f"act={spec.act!r}, stem_act={spec.stem_act!r}, residual_act={spec.residual_act!r} (transformers' blocks "
+         f"use relu inside, its hidden_act is the stem's and the after-addition activation, one of "
+         f"{', '.join(TRANSFORMERS_ACTS)})"),
+    ]
+    return [why for ok, why in checks if not ok]
+
+
+_TRANSFORMERS_TO = _chain(
+    _rename([(r"^resnet\.", "")]),
+    _shift_stage(1, r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.", "layer{}.{}."),
+    _renumber(r"\.layer\.(\d+)\.convolution\.", ".conv{}.", 1),
+    _renumber(r"\.layer\.(\d+)\.normalization\.", ".bn{}.", 1),
+    _rename([(r"^embedder\.embedder\.convolution\.", "conv1."), (r"^embedder\.embedder\.normalization\.", "bn1."),
+             (r"\.shortcut\.convolution\.", ".downsample.0."), (r"\.shortcut\.normalization\.", ".downsample.1."),
+             (r"^classifier\.1\.", "fc.")]))
+# ResLab -> transformers writes ResNetForImageClassification's keys (ResNetModel.from_pretrained drops the prefix)
+_TRANSFORMERS_FROM = _chain(
+    _shift_stage(-1, r"^layer(\d+)\.(\d+)\.", "resnet.encoder.stages.{}.layers.{}."),
+    _renumber(r"\.conv(\d)\.", ".layer.{}.convolution.", -1),
+    _renumber(r"\.bn(\d)\.", ".layer.{}.normalization.", -1),
+    _rename([(r"^conv1\.", "resnet.embedder.embedder.convolution."),
+             (r"^bn1\.", "resnet.embedder.embedder.normalization."),
+             (r"\.downsample\.0\.", ".shortcut.convolution."), (r"\.downsample\.1\.", ".shortcut.normalization."),
+             (r"^fc\.", "classifier.1.")]))
+TRANSFORMERS_STEM_KEYS = ("embedder.embedder.convolution.weight", "resnet.embedder.embedder.convolution.weight")
 
 # family -> foreign layouts, one ordered list per family. The order matters: detect_layout takes the FIRST layout
 # whose `detect` matches the checkpoint's keys, and find_layout (export) the first of the asked name whose
@@ -157,6 +234,10 @@ LAYOUTS: dict[str, list[Layout]] = {"resnet": [
                              (r"^fc\.", "last_linear.")]),
         applies_to=lambda spec: not spec.preact and spec.stem_pool == "max_ceil",
     ),
+    # Hugging Face transformers (see above)
+    Layout("transformers", detect=lambda keys: any(k in TRANSFORMERS_STEM_KEYS for k in keys),
+           to_reslab=_TRANSFORMERS_TO, from_reslab=_TRANSFORMERS_FROM,
+           applies_to=lambda spec: not transformers_misfits(spec), misfits=transformers_misfits),
     # timm and torchvision: the plain ResNet layout, ResLab's own; they match any conv1, so they come last
     Layout("torchvision", detect=lambda keys: "conv1.weight" in keys or "conv1.0.weight" in keys,
            to_reslab=lambda k: k, from_reslab=lambda k: k, applies_to=_plain),
@@ -189,17 +270,29 @@ def detect_layout(model: nn.Module, keys: list[str]) -> Layout | None:
 
 
 def find_layout(model: nn.Module, name: str) -> Layout:
-    for layout in LAYOUTS.get(family_of(model), []):
+    layouts = LAYOUTS.get(family_of(model), [])
+    for layout in layouts:
         if layout.name == name and layout.applies_to(model.spec):
             return layout
-    raise WeightsError(f"no {name} layout for this {type(model).__name__}; layouts: reslab, "
-                       f"{sorted({l.name for l in LAYOUTS.get(family_of(model), [])})}")
+    why = [m for layout in layouts if layout.name == name and layout.misfits for m in layout.misfits(model.spec)]
+    because = f": {name} cannot express {'; '.join(why)}" if why else ""
+    raise WeightsError(f"no {name} layout for this {getattr(model, 'preset', None) or type(model).__name__}"
+                       f"{because}; layouts: reslab, {', '.join(sorted({l.name for l in layouts}))}")
+
+
+def resolve_layout(model: nn.Module, keys: list[str], layout: str = "auto") -> Layout | None:
+    """The foreign layout `layout` names ("auto": the one these keys are in), or None for ResLab's own."""
+    if layout == "reslab":
+        return None
+    return detect_layout(model, keys) if layout == "auto" else find_layout(model, layout)
 
 
 def to_reslab_layout(model: nn.Module, state: dict[str, torch.Tensor], layout: str = "auto") -> dict:
-    if layout == "reslab":
-        return state
-    conv = detect_layout(model, list(state)) if layout == "auto" else find_layout(model, layout)
+    return rename_to_reslab(state, resolve_layout(model, list(state), layout))
+
+
+def rename_to_reslab(state: dict[str, torch.Tensor], conv: Layout | None) -> dict:
+    """`state`'s keys renamed from the foreign layout `conv` to ResLab's (None: they already are ResLab's)."""
     if conv is None:
         return state
     state = {conv.to_reslab(k): v for k, v in state.items()}

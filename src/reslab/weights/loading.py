@@ -2,37 +2,50 @@
 key that does not fit is named, with hints at renamed prefixes and differing spec fields."""
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 import warnings
+from pathlib import Path
 from typing import Mapping
 
+import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
+from ..errors import ReslabError
 from ..spec import Preprocessing, from_dict, spec_diff
 from .errors import WeightsError
-from .layouts import HEAD_PREFIXES, to_reslab_layout
+from .layouts import HEAD_PREFIXES, TRANSFORMERS_ACTS_IN, Layout, rename_to_reslab, resolve_layout
 from .reading import read_checkpoint
+
+LAYOUT_CHOICES = ("auto", "reslab", "timm", "torchvision", "transformers")
 
 
 def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_head: bool = False,
                  ema: bool = False, rename: Mapping[str, str] | None = None) -> dict:
-    """Load `source` (path or state dict, ResLab/timm/torchvision layout) into `model`; returns the metadata.
+    """Load `source` (path or state dict; ResLab, timm, torchvision or transformers layout) into `model`; returns
+    the metadata.
 
     With `allow_new_head`, a classifier whose shape differs (another number of classes) is left freshly
-    initialised and a warning says so; every other mismatch raises WeightsError naming the keys.
-    `ema` takes a training checkpoint's EMA weights ('state_dict_ema' / 'model_ema') instead of the plain ones.
-    `rename` ({regex: replacement}) renames the checkpoint's keys with re.sub, in order, after unwrapping and
-    before the layout is detected. A first convolution trained on RGB is adapted to the model's `in_chans`.
+    initialised and a warning says so; every other mismatch raises WeightsError naming the keys (and the preset
+    the checkpoint fits, when one does). `ema` takes a training checkpoint's EMA weights ('state_dict_ema' /
+    'model_ema') instead of the plain ones. `rename` ({regex: replacement}) renames the checkpoint's keys with
+    re.sub, in order, after unwrapping and before the layout is detected. A first convolution trained on RGB is
+    adapted to the model's `in_chans`. A transformers checkpoint's weights do not say where its blocks stride or
+    which activation it uses: a config.json beside the file is checked against the model when there is one.
     """
-    if layout not in ("auto", "reslab", "timm", "torchvision"):
-        raise WeightsError(f"layout={layout!r}: choose auto, reslab, timm or torchvision")
+    if layout not in LAYOUT_CHOICES:
+        raise WeightsError(f"layout={layout!r}: choose {', '.join(LAYOUT_CHOICES[:-1])} or {LAYOUT_CHOICES[-1]}")
     rules = _compile_rename(rename)
     state, meta = read_checkpoint(source, ema=ema)
     origin = "checkpoint" if isinstance(source, Mapping) else f"checkpoint {source}"
     state = _rename_keys(state, rules, origin)
-    load_state(model, to_reslab_layout(model, state, "reslab" if meta else layout), meta, origin,
-               allow_new_head=allow_new_head)
+    conv = resolve_layout(model, list(state), "reslab" if meta else layout)
+    if conv is not None and conv.name == "transformers" and isinstance(source, (str, os.PathLike)):
+        check_transformers_config(model, Path(source))
+    load_state(model, rename_to_reslab(state, conv), meta, origin, allow_new_head=allow_new_head, layout=conv)
     return meta
 
 
@@ -71,9 +84,11 @@ def _rename_keys(state: dict, rules: list[tuple[re.Pattern, str]], origin: str) 
 
 
 def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpoint", *,
-               allow_new_head: bool = False) -> None:
-    """Load a state dict in ResLab's layout, or raise WeightsError naming every key that does not fit."""
+               allow_new_head: bool = False, layout: Layout | None = None) -> None:
+    """Load a state dict in ResLab's layout, or raise WeightsError naming every key that does not fit (and the
+    preset it fits, preferring those `layout`, the foreign layout it came in, can express)."""
     own = model.state_dict()
+    given = state
     # BatchNorm's step counter came with PyTorch 0.4.1; older checkpoints lack it and PyTorch itself accepts that
     state = {**{k: own[k] for k in own if k.endswith(".num_batches_tracked") and k not in state}, **state}
     state = _adapt_first_conv(model, state, own)
@@ -94,8 +109,10 @@ def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpo
             parts.append(f"unexpected keys {_clip(unexpected)}")
         if wrong:
             parts.append("wrongly shaped keys " + _clip([_shape_note(k, own, state) for k in wrong]))
+        hint = _spec_hint(model, meta)
         raise WeightsError(f"{origin} does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
-                           + "; ".join(parts) + _rename_hint(missing, unexpected) + _spec_hint(model, meta))
+                           + "; ".join(parts) + _rename_hint(missing, unexpected)
+                           + (hint or _fit_hint(model, given, own, layout)))
     model.load_state_dict(state)
 
 
@@ -170,6 +187,206 @@ def _spec_hint(model: nn.Module, meta: dict) -> str:
     differing = [name for name, _, _ in spec_diff(from_dict(meta["spec"]), model.spec)]
     return (f" (it was saved from {meta.get('preset') or 'a model'} whose spec differs in {', '.join(differing)}; "
             "reslab.load_model(path) rebuilds that model)") if differing else ""
+
+
+# --- which preset a checkpoint fits --------------------------------------------------------------------------
+# Candidates are the registered presets of the model's family that the checkpoint's keys do not rule out (block
+# counts and types, classifier input, stem, pre-activation, attention, kind of 3x3: all read off the spec without
+# building it). They are tried those the checkpoint's own layout can express first, then nearest the model's spec,
+# and at most MAX_FIT_BUILDS of them are built (on the meta device: no memory, no initialisation, shapes cached), so
+# the hint costs well under a second even for a checkpoint of no preset.
+MAX_FIT_BUILDS = 12
+# spec fields the nearness ignores: the classifier's size and the input (the comparison leaves the head out and
+# sees the checkpoint before its stem is adapted to in_chans) and regularisation, which has no weights
+HEAD_FIELDS = ("num_classes", "in_chans", "input_size", "drop_rate", "drop_path_rate")
+_STAGE_KEYS = {"resnet": (re.compile(r"^layer(\d+)\.(\d+)\."), "depths"),
+               "densenet": (re.compile(r"^features\.denseblock(\d+)\.denselayer(\d+)\."), "block_config")}
+_PRESET_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}  # preset name -> its body's shapes, built once
+
+
+class _SkipInit(TorchFunctionMode):
+    """Random initialisation is meaningless on the meta device, and its first call there imports torch's compiler
+    (seconds): skipped, while the tensors (and so the shapes) are created as usual."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in ("normal_", "uniform_", "trunc_normal_"):
+            return args[0] if args else kwargs.get("tensor")
+        return func(*args, **kwargs)
+
+
+def _body_shapes(state: Mapping) -> dict[str, tuple[int, ...]]:
+    """key -> shape of everything but the classifier (its size is the number of classes) and BatchNorm counters."""
+    return {k: tuple(v.shape) for k, v in state.items()
+            if not k.startswith(HEAD_PREFIXES) and not k.endswith(".num_batches_tracked")}
+
+
+def _stage_depths(keys, family: str) -> tuple[int, ...] | None:
+    """Blocks per stage as the keys show them ('layer2.3.' ...), or None when they show no stages."""
+    pattern, _ = _STAGE_KEYS[family]
+    blocks: dict[int, set[str]] = {}
+    for key in keys:
+        if m := pattern.match(key):
+            blocks.setdefault(int(m.group(1)), set()).add(m.group(2))
+    if not blocks or sorted(blocks) != list(range(min(blocks), min(blocks) + len(blocks))):
+        return None
+    return tuple(len(blocks[s]) for s in sorted(blocks))
+
+
+def _could_fit(spec, family: str, depths: tuple[int, ...], state: Mapping) -> bool:
+    """Necessary conditions for `state` to be `spec`'s weights, read off the spec without building it."""
+    if tuple(getattr(spec, _STAGE_KEYS[family][1])) != depths:
+        return False
+    head = [v for k, v in state.items() if k.startswith(HEAD_PREFIXES) and k.endswith("weight") and v.ndim == 2]
+    if head and spec.num_classes and head[0].shape[1] != spec.num_features:
+        return False
+    if family == "resnet":  # a bottleneck has a third convolution, a basic block not
+        return (all((f"layer{s + 1}.0.conv3.weight" in state) == (b == "bottleneck")
+                    for s, b in enumerate(spec.stage_values("block")))
+                and _resnet_markers(state) == _resnet_spec_markers(spec))
+    return True
+
+
+# what a ResNet's block keys show of its spec: (stem kind, pre-activation, attention, 3x3 kind)
+_BLOCK_KEY = re.compile(r"^layer\d+\.\d+\.")
+_CONV3X3_MARKERS = (("res2", ".convs."), ("selective_kernel", ".paths."), ("split_attention", ".conv2.fc1."),
+                    ("separable", ".depthwise."))
+
+
+def _resnet_markers(keys) -> tuple:
+    blocks = [m.string[m.end() - 1:] for m in map(_BLOCK_KEY.match, keys) if m]  # '.conv2.fc1.weight', ...
+    stem = "deep" if "conv1.0.weight" in keys else "space_to_depth" if "conv1.1.weight" in keys else "one conv"
+    conv3x3 = next((kind for kind, marker in _CONV3X3_MARKERS if any(marker in k for k in blocks)), "standard")
+    return (stem, any(k.startswith(".bn0.") for k in blocks), any(k.startswith(".se.") for k in blocks), conv3x3)
+
+
+def _resnet_spec_markers(spec) -> tuple:
+    stem = spec.stem if spec.stem in ("deep", "space_to_depth") else "one conv"
+    return (stem, spec.preact, set(spec.stage_values("attention")) != {"none"}, spec.conv3x3)
+
+
+def _preset_shapes(preset) -> dict[str, tuple[int, ...]] | None:
+    from ..models import build
+
+    if preset.name not in _PRESET_SHAPES:
+        try:
+            with torch.device("meta"), _SkipInit():
+                _PRESET_SHAPES[preset.name] = _body_shapes(build(preset.spec).state_dict())
+        except Exception:  # a preset that does not build is no candidate; the hint must never fail the error
+            return None
+    return _PRESET_SHAPES[preset.name]
+
+
+def fitting_preset(model: nn.Module, state: Mapping, layout: Layout | None = None) -> str | None:
+    """The registered preset of `model`'s family whose weights have exactly the shapes of `state` (in ResLab's
+    layout), classifier aside. When several do: one that `layout` (the foreign layout the checkpoint came in) can
+    express, then the one whose spec is nearest the model's. None when none does."""
+    from ..registry import list_presets
+
+    spec = getattr(model, "spec", None)
+    family = spec.to_dict()["family"] if spec is not None else None
+    if family not in _STAGE_KEYS:
+        return None
+    theirs = _body_shapes(state)
+    depths = _stage_depths(theirs, family)
+    if depths is None:
+        return None
+
+    def distance(preset) -> int:
+        return sum(name not in HEAD_FIELDS for name, _, _ in spec_diff(preset.spec, spec))
+
+    candidates = [p for p in list_presets() if p.spec.to_dict()["family"] == family
+                  and _could_fit(p.spec, family, depths, state)]
+    candidates.sort(key=lambda p: (layout is not None and not layout.applies_to(p.spec), distance(p), len(p.name),
+                                   p.name))
+    for preset in candidates[:MAX_FIT_BUILDS]:
+        if _preset_shapes(preset) == theirs:
+            return preset.name
+    return None
+
+
+def _fit_hint(model: nn.Module, state: Mapping, own: Mapping, layout: Layout | None) -> str:
+    """Name the preset the checkpoint fits, unless only its classifier (or nothing of its shapes) differs."""
+    if _body_shapes(state) == _body_shapes(own):
+        return ""
+    try:
+        name = fitting_preset(model, state, layout)
+    except Exception:  # a hint is a courtesy: never let it hide the error it decorates
+        return ""
+    if name is None:
+        return ""
+    if name == getattr(model, "preset", None):
+        from ..registry import get_preset
+
+        fields = [f for f, _, _ in spec_diff(get_preset(name).spec, model.spec) if f not in HEAD_FIELDS]
+        return (f"; these weights fit preset {name} as registered: drop the override{'s' * (len(fields) > 1)} of "
+                f"{', '.join(fields)}")
+    return f"; these weights fit preset {name} (try --model {name} / create_model({name!r}, ...))"
+
+
+def check_transformers_config(model: nn.Module, path: Path) -> None:
+    """A transformers ResNet checkpoint against the config.json beside it (a Hugging Face snapshot), if any: where
+    the bottleneck strides (downsample_in_bottleneck: the first 1x1, else the 3x3), whether the first stage
+    strides (downsample_in_first_stage) and the activation (hidden_act) leave no trace in the weights."""
+    try:
+        config = json.loads(path.with_name("config.json").read_text())
+    except (OSError, ValueError):
+        return
+    spec = getattr(model, "spec", None)
+    if not isinstance(config, dict) or config.get("model_type") != "resnet" or spec is None:
+        return
+    said, wants = [], {}
+    if config.get("layer_type", "bottleneck") == "bottleneck" and set(spec.stage_values("block")) == {"bottleneck"}:
+        in_1x1 = bool(config.get("downsample_in_bottleneck", False))
+        if spec.stride_on != ("1x1" if in_1x1 else "3x3"):
+            said.append(f"downsample_in_bottleneck={str(in_1x1).lower()} (the bottleneck strides its "
+                        f"{'first 1x1' if in_1x1 else '3x3'})")
+            wants["stride_on"] = "1x1" if in_1x1 else "3x3"
+    first = 2 if config.get("downsample_in_first_stage", False) else 1
+    if spec.strides[0] != first:
+        said.append(f"downsample_in_first_stage={str(first == 2).lower()} (the first stage strides by {first})")
+        wants["strides"] = (first,) + tuple(spec.strides[1:])
+        reached = spec.stem_stride * math.prod(wants["strides"])
+        if reached > spec.output_stride:  # else ResLab would turn the last stride into dilation
+            wants["output_stride"] = reached
+    act_name = config.get("hidden_act", "relu")
+    act = TRANSFORMERS_ACTS_IN.get(act_name) if isinstance(act_name, str) else None
+    if act is None:
+        raise WeightsError(f"checkpoint {path}: its config.json says hidden_act={act_name!r}, an activation ResLab "
+                           f"does not have (it has {', '.join(sorted(TRANSFORMERS_ACTS_IN))})")
+    # hidden_act is the stem's and the after-addition activation; inside the blocks transformers always uses relu
+    if (spec.act, spec.stem_act or spec.act, spec.residual_act or spec.act) != ("relu", act, act):
+        said.append(f"hidden_act={act_name!r} (the stem's and the after-addition activation, relu inside the blocks)")
+        target = {"act": "relu", "stem_act": "" if act == "relu" else act, "residual_act": "" if act == "relu" else act}
+        wants.update({f: v for f, v in target.items() if getattr(spec, f) != v})
+    if not wants:
+        return
+    name = getattr(model, "preset", None)
+    has = ", ".join(f"{f}={getattr(spec, f)!r}" for f in wants)
+    kwargs = ", ".join(f"{f}={v!r}" for f, v in wants.items())
+    flags = " ".join(f"--{f.replace('_', '-')} {_fmt_field(v)}" for f, v in wants.items())
+    how = (f"create_model({name!r}, {kwargs}, weights=...); on the command line --model {name} {flags}" if name
+           else f"spec.replace({kwargs})")
+    try:
+        twin = _preset_with(spec.replace(**wants))
+    except ReslabError:  # the fields asked for contradict others of this spec: the message above says enough
+        twin = None
+    raise WeightsError(f"checkpoint {path}: the config.json beside it says {', '.join(said)}; this "
+                       f"{name or 'model'} has {has}: build the model with {kwargs} ({how})"
+                       + (f"; preset {twin} is that model" if twin else ""))
+
+
+def _fmt_field(value) -> str:
+    """A spec value as a command-line flag takes it."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value) if value != "" else '""'
+
+
+def _preset_with(spec) -> str | None:
+    """A registered preset whose spec is `spec`, classes and input aside."""
+    from ..registry import list_presets
+
+    return next((p.name for p in list_presets() if type(p.spec) is type(spec)
+                 and all(f in HEAD_FIELDS for f, _, _ in spec_diff(p.spec, spec))), None)
 
 
 def preprocessing_of(meta: dict, spec):

@@ -1,5 +1,5 @@
 """Writing weights atomically: ResLab checkpoints (safetensors + JSON metadata checked as a reader will) or a
-timm / torchvision layout."""
+timm / torchvision / transformers layout."""
 from __future__ import annotations
 
 import io
@@ -12,7 +12,7 @@ from torch import nn
 
 from ..files import atomic_write, write_bytes
 from .errors import WeightsError
-from .layouts import HEAD_PREFIXES, find_layout
+from .layouts import HEAD_PREFIXES, TRANSFORMERS_ACTS, find_layout, transformers_misfits
 from .reading import METADATA_KEY, parse_metadata
 
 
@@ -33,8 +33,9 @@ def torch_bytes(obj) -> bytes:
 
 def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) -> Path:
     """Write the weights atomically. `layout="reslab"` writes safetensors with JSON metadata (spec, classes,
-    input size, preprocessing); "timm"/"torchvision" rename the keys so the oracle's `load_state_dict` takes them
-    (safetensors if the path ends so, else a tensor-only torch file)."""
+    input size, preprocessing); "timm"/"torchvision"/"transformers" rename the keys so the oracle's
+    `load_state_dict` takes them (safetensors if the path ends so, else a tensor-only torch file). "transformers"
+    writes the keys of `ResNetForImageClassification` built from `transformers_config(model)`."""
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if layout == "reslab":
@@ -60,3 +61,24 @@ def _metadata_json(model: nn.Module, path: Path, extra: dict) -> str:
         raise WeightsError(f"cannot save {path}: metadata must be JSON values ({e})") from None
     parse_metadata(f"cannot save {path}", text)
     return text
+
+
+def transformers_config(model: nn.Module) -> dict:
+    """The arguments of transformers' `ResNetConfig` for the network `model` is, so that
+    `ResNetForImageClassification(ResNetConfig(**transformers_config(model)))` takes
+    `save_weights(model, path, layout="transformers")` and computes the same logits (write it to config.json beside
+    the weights for `from_pretrained`). WeightsError when transformers' ResNet cannot express the spec."""
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise WeightsError(f"{type(model).__name__} is not a ResLab model (it has no .spec)")
+    misfits = transformers_misfits(spec)
+    if misfits:
+        raise WeightsError(f"transformers' ResNet cannot express {getattr(model, 'preset', None) or 'this model'}: "
+                           + "; ".join(misfits))
+    bottleneck = spec.at("block", 0) == "bottleneck"
+    return {"num_channels": spec.in_chans, "embedding_size": spec.stem_channels,
+            "hidden_sizes": list(spec.stage_channels), "depths": list(spec.depths),
+            "layer_type": "bottleneck" if bottleneck else "basic",
+            "hidden_act": TRANSFORMERS_ACTS[spec.stem_act or spec.act],  # the stem's and after the addition
+            "downsample_in_first_stage": spec.strides[0] == 2,
+            "downsample_in_bottleneck": bottleneck and spec.stride_on == "1x1", "num_labels": spec.num_classes}

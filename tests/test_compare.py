@@ -23,9 +23,14 @@ def comparison(tmp_path_factory):
     return config, md, page
 
 
-def _log_top1(config, model, seed) -> float:
+def _log_final(config, model, seed, column) -> float:
+    """The run's last logged value of `column` (accuracies are fractions in the log)."""
     with (run_dir(config, model, seed) / "metrics.csv").open() as f:
-        return 100 * float(list(csv.DictReader(f))[-1]["val_top1"])
+        return float(list(csv.DictReader(f))[-1][column])
+
+
+def _log_top1(config, model, seed) -> float:
+    return 100 * _log_final(config, model, seed, "val_top1")
 
 
 def test_report_accuracy_is_the_mean_and_std_of_the_runs_own_logs(comparison):
@@ -39,13 +44,25 @@ def test_report_accuracy_is_the_mean_and_std_of_the_runs_own_logs(comparison):
             assert f"| {model} " in text and f"{acc:.2f}" in text  # the per-run table
 
 
+def test_report_training_error_is_the_mean_of_the_runs_final_train_acc(comparison):
+    config, md, _ = comparison
+    text = md.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| model "))
+    column = [c.strip() for c in header.split("|")].index("train error (%)")
+    for model in config.models:
+        errors = [100 * (1 - _log_final(config, model, seed, "train_acc")) for seed in range(config.seeds)]
+        row = next(line for line in text.splitlines() if line.startswith(f"| {model} "))
+        assert row.split("|")[column].strip() == f"{statistics.fmean(errors):.2f}"
+
+
 def test_report_directory_holds_markdown_html_and_the_figures(comparison):
     config, md, page = comparison
     assert page.name == "report.html" and page.parent == md.parent
-    for stem in ("accuracy_vs_params", "accuracy_vs_gmacs", "accuracy_vs_throughput", "training_curves"):
+    stems = ("accuracy_vs_params", "accuracy_vs_gmacs", "accuracy_vs_throughput", "error_curves", "training_curves")
+    for stem in stems:
         assert (md.parent / f"{stem}.png").stat().st_size > 1000
         assert f"({stem}.png)" in md.read_text()
-    assert page.read_text().count("data:image/png;base64,") == 4
+    assert page.read_text().count("data:image/png;base64,") == len(stems)
 
 
 def test_finished_runs_are_reused_not_trained_again(comparison, monkeypatch):

@@ -12,8 +12,11 @@ from reslab.report import Comparison, ModelSummary, RunRecord, write_report
 
 def _comparison() -> Comparison:
     def runs(model, accs):
+        # the log's accuracies are fractions, the record's top-1 a percentage
         return [RunRecord(model, seed, f"runs/{model}/seed{seed}", acc, 10.0 + seed,
-                          {"val_top1": [acc - 20, acc - 8, acc], "train_loss": [2.1, 1.4, 0.9 + seed / 10]})
+                          {"train_acc": [(acc - 15) / 100, (acc - 4) / 100, (acc + 5) / 100],
+                           "val_top1": [(acc - 20) / 100, (acc - 8) / 100, acc / 100],
+                           "train_loss": [2.1, 1.4, 0.9 + seed / 10], "val_loss": [2.0, 1.5, 1.1]})
                 for seed, acc in enumerate(accs)]
     return Comparison("digits <comparison> & more", [
         ModelSummary("resnet20_cifar", runs("resnet20_cifar", [80.0, 82.0, 81.0]), 0.27, 0.041, 950.0),
@@ -38,16 +41,16 @@ def _screenshot(page, png, profile) -> np.ndarray:
 
 
 def test_html_report_is_self_contained(tmp_path):
-    _, page = write_report(_comparison(), tmp_path, ("val_top1", "train_loss"))
+    _, page = write_report(_comparison(), tmp_path, ("train_loss", "val_loss"))
     text = page.read_text()
     sources = re.findall(r'src="([^"]+)"', text)
-    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in text and "https://" not in text and "<link" not in text
     assert "digits &lt;comparison&gt; &amp; more" in text  # titles are escaped, not injected
 
 
 def test_html_report_renders_in_headless_chromium_and_is_not_blank(tmp_path):
-    _, page = write_report(_comparison(), tmp_path / "report", ("val_top1", "train_loss"))
+    _, page = write_report(_comparison(), tmp_path / "report", ("train_loss", "val_loss"))
     pixels = _screenshot(page, tmp_path / "shot.png", tmp_path / "profile")
     assert pixels.shape[:2] == (900, 1200)
     assert pixels.std() > 0.1  # a white or single-colour page has (almost) no variance

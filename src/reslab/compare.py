@@ -50,6 +50,7 @@ class CompareConfig:
     output: str = "runs/compare"
     train_options: dict = field(default_factory=dict)  # further TrainConfig fields, the same for every run
     bench_batch_size: int = 32
+    note: str = ""  # "how to read this", printed under the report's title; not a setting (trains nothing else)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -97,13 +98,16 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
         f"Comparison: {', '.join(config.models)}", summaries,
         {"data": config.data or "digits (built-in)", "recipe": config.recipe, "epochs": config.epochs,
          "seeds": config.seeds, **config.train_options},
-        _machine())
+        _machine(), config.note)
     return write_report(comparison, Path(config.output), CURVE_COLUMNS)
 
 
 # --- the training engine's side: its run directory, its per-epoch log ---------------------------------------
 ACCURACY_COLUMN = "val_top1"  # a fraction in the log; the report shows percent
-CURVE_COLUMNS = ("val_top1", "train_loss")
+# the logged columns the report draws: accuracies (fractions) as the error figure, losses as the training curves
+# (older logs lack train_acc and val_loss: their figures go without them)
+CURVE_COLUMNS = ("train_loss", "val_loss")
+LOGGED_CURVES = ("train_acc", ACCURACY_COLUMN, *CURVE_COLUMNS)
 
 
 def _finished_or_trained(config: CompareConfig, model: str, seed: int, log) -> RunRecord:
@@ -119,7 +123,7 @@ def _finished_or_trained(config: CompareConfig, model: str, seed: int, log) -> R
                          CompareError)
     rows = _log_rows(directory)
     try:
-        curve = {c: [float(r[c]) for r in rows if r.get(c) not in (None, "")] for c in CURVE_COLUMNS}
+        curve = {c: [float(r[c]) for r in rows if r.get(c) not in (None, "")] for c in LOGGED_CURVES}
         top1 = 100 * float(rows[-1][ACCURACY_COLUMN])
     except (TypeError, ValueError):
         raise CompareError(f"{directory / LOG_FILE} holds a value that is not a number; "

@@ -4,7 +4,8 @@ from __future__ import annotations
 import base64
 import html
 
-from .results import Comparison
+from .plots import FIGURE_NOTES
+from .results import TABLE_NOTE, Comparison
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -26,8 +27,11 @@ def _table(headers: list, rows: list[list]) -> str:
 def _figure(stem: str, png: bytes) -> str:
     wide = ' class="wide"' if stem == "training_curves" else ""  # one panel per logged column, side by side
     data = base64.b64encode(png).decode()
+    caption = html.escape(stem.replace("_", " "))
+    if stem in FIGURE_NOTES:
+        caption += f'<br><span class="note">{html.escape(FIGURE_NOTES[stem])}</span>'
     return (f'<figure{wide}><img alt="{html.escape(stem)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(stem.replace('_', ' '))}</figcaption></figure>")
+            f"<figcaption>{caption}</figcaption></figure>")
 
 
 def render_html(comparison: Comparison, figures: dict[str, bytes]) -> str:
@@ -35,16 +39,17 @@ def render_html(comparison: Comparison, figures: dict[str, bytes]) -> str:
     settings = ", ".join(f"{k} {v}" for k, v in comparison.settings.items())
     images = "".join(_figure(stem, png) for stem, png in figures.items())
     runs = _table(*comparison.run_table())
+    note = f"<p>{html.escape(comparison.note)}</p>" if comparison.note else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(comparison.title)}</title>
 <style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(comparison.title)}</h1>
+{note}
 <p>Same training settings for every model: {html.escape(settings)}.</p>
 <p>Machine: {html.escape(comparison.machine)}.</p>
 {_table(headers, rows)}
-<p class="note">top-1: final-epoch validation accuracy of each run, mean ± sample standard deviation over seeds.
-img/s: inference throughput measured on this machine. train time: mean wall time of one run.</p>
+<p class="note">{html.escape(TABLE_NOTE)}</p>
 {images}
 <h2>Runs</h2>
 {runs}

@@ -1,11 +1,12 @@
-"""The comparison's figures as PNG bytes: accuracy against cost, and the training curves."""
+"""The comparison's figures as PNG bytes: accuracy against cost, top-1 error per epoch, and the training curves."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 
-from .results import Comparison
+from .results import Comparison, ModelSummary
 
 # x-axes of the accuracy-versus-cost plots: (file stem, axis label, value of a model summary)
 COST_AXES = (
@@ -41,6 +42,77 @@ def accuracy_vs(comparison: Comparison, label: str, value) -> bytes:
     return _png(fig)
 
 
+@dataclass(frozen=True)
+class ErrorCurve:
+    """One model's top-1 error (%) per epoch, the mean over its seeds; the validation error's min and max too."""
+
+    model: str
+    train: list[float]  # empty where the runs' logs have no train_acc (runs older than that column)
+    val: list[float]
+    val_min: list[float]
+    val_max: list[float]
+    seeds: int  # how many runs the validation mean is over
+
+
+def _error_per_epoch(model: ModelSummary, column: str) -> np.ndarray:
+    """Runs x epochs of 100 * (1 - accuracy) from a logged accuracy column (a fraction); epochs all runs have."""
+    curves = [r.curve[column] for r in model.runs if r.curve.get(column)]
+    if not curves:
+        return np.zeros((0, 0))
+    length = min(len(c) for c in curves)  # a run cut short still shows its common epochs
+    return 100 * (1 - np.array([c[:length] for c in curves], dtype=float))
+
+
+def error_curves(comparison: Comparison) -> list[ErrorCurve]:
+    """What the error figure draws: per model, training error from train_acc and validation error from val_top1."""
+    result = []
+    for m in comparison.models:
+        train, val = _error_per_epoch(m, "train_acc"), _error_per_epoch(m, "val_top1")
+        (train_mean, _, _), (val_mean, val_min, val_max) = _mean_min_max(train), _mean_min_max(val)
+        result.append(ErrorCurve(m.model, train_mean, val_mean, val_min, val_max, len(val)))
+    return result
+
+
+def _mean_min_max(errors: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+    """Per epoch over runs; three empty lists for no runs."""
+    if not errors.size:
+        return [], [], []
+    return errors.mean(0).tolist(), errors.min(0).tolist(), errors.max(0).tolist()
+
+
+ERROR_CURVES_NOTE = ("thin: training error over each epoch's batches, with augmentation; bold: validation error; "
+                     "each the mean over seeds, the validation error shaded from its lowest to its highest seed")
+
+
+def error_figure(comparison: Comparison) -> bytes:
+    """Top-1 error against epochs as He et al. 2015 draw it (Fig. 6): training error thin, validation error bold,
+    one colour per model."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
+    for i, curve in enumerate(error_curves(comparison)):
+        colour = f"C{i}"
+        marker = "o" if len(curve.val) <= 20 else None  # a few epochs: show the points (one epoch is only a point)
+        if curve.train:
+            epochs = np.arange(1, len(curve.train) + 1)
+            ax.plot(epochs, curve.train, color=colour, linewidth=0.9, marker=marker, markersize=2)
+        if curve.val:
+            epochs = np.arange(1, len(curve.val) + 1)
+            label = curve.model if curve.train else f"{curve.model} (validation only: no train_acc logged)"
+            ax.plot(epochs, curve.val, color=colour, linewidth=2.5, marker=marker, markersize=4, label=label)
+            if curve.seeds > 1:
+                ax.fill_between(epochs, curve.val_min, curve.val_max, color=colour, alpha=0.15, linewidth=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error (%)")
+    ax.set_title("training (thin) and validation (bold) error")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:  # runs without logged curves draw nothing to name
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
 def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
     """One panel per logged column (e.g. validation accuracy, training loss): the mean over seeds, shaded min-max."""
     from matplotlib.figure import Figure
@@ -69,5 +141,10 @@ def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
 def all_figures(comparison: Comparison, curve_columns: tuple[str, ...]) -> dict[str, bytes]:
     """File stem -> PNG bytes, in the order the reports show them."""
     figures = {stem: accuracy_vs(comparison, label, value) for stem, label, value in COST_AXES}
+    figures["error_curves"] = error_figure(comparison)
     figures["training_curves"] = training_curves(comparison, curve_columns)
     return figures
+
+
+# a sentence under a figure in both reports, saying how to read it
+FIGURE_NOTES = {"error_curves": ERROR_CURVES_NOTE}

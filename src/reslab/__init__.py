@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
     "create_model": "factory", "resolve_spec": "factory", "model_info": "complexity", "build": "models",
-    "load_weights": "weights", "save_weights": "weights", "freeze": "finetune", "freeze_bn": "finetune",
+    "load_weights": "weights", "save_weights": "weights", "list_weights": "weights", "get_weights": "weights",
+    "weights_file": "weights", "freeze": "finetune", "freeze_bn": "finetune",
     "insert_attention": "finetune", "layer_decay_param_groups": "finetune", "backbone_with_fpn": "backbones",
     "fold_bn": "export", "Predictor": "predict", "train": "train", "TrainConfig": "train",
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Mapping
 
 from torch import nn
@@ -20,11 +21,16 @@ def resolve_spec(name_or_spec, **overrides):
     return spec.replace(**overrides) if overrides else spec
 
 
-def create_model(name, *, num_classes: int | None = None, in_chans: int | None = None, weights=None,
-                 layout: str = "auto", ema: bool = False, rename: Mapping[str, str] | None = None,
+def create_model(name, *, pretrained: bool = False, num_classes: int | None = None, in_chans: int | None = None,
+                 weights=None, layout: str = "auto", ema: bool = False, rename: Mapping[str, str] | None = None,
                  features_only: bool = False, out_indices: tuple[int, ...] | None = None,
                  **spec_overrides) -> nn.Module:
     """Build preset `name` (or a spec). `num_classes`/`in_chans` default to the preset's own.
+
+    `name` may carry a weight tag, timm's way: 'resnet50.a1_in1k' builds resnet50 with the preprocessing those
+    weights were scored with (`model.preprocessing`); `pretrained=True` loads them too (a name without a tag: the
+    preset's default weights). `reslab weights list` shows every tag. The file comes from torchvision's address
+    through torch.hub's cache, from the Hugging Face hub through its cache, or from the package.
 
     `weights` is a checkpoint path or state dict in ResLab, timm or torchvision layout; when its classifier
     has a different number of classes, the head is re-initialised and a warning says so; its first convolution,
@@ -32,16 +38,42 @@ def create_model(name, *, num_classes: int | None = None, in_chans: int | None =
     `rename` ({regex: replacement}) renames its keys first (see `reslab.load_weights`).
     `features_only` returns the feature maps of the `out_indices` stages (0 = stem; default all stages) instead.
     """
-    if weights is None and (ema or rename):
-        from .weights import WeightsError
+    from .weights import WeightsError
 
+    if pretrained and weights is not None:
+        raise WeightsError("pretrained=True and weights= both name the weights to load: pass one of them")
+    if weights is None and not pretrained and (ema or rename):
         raise WeightsError("ema= and rename= apply to the weights: pass weights=<checkpoint> with them")
-    spec = resolve_spec(name, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
+    if pretrained and ema:
+        raise WeightsError("ema= picks a training checkpoint's EMA weights: it applies to weights=, not to "
+                           "published weights")
+    tagged = _weight_set(name, pretrained)
+    preset = tagged.preset if tagged else name
+    if tagged is not None and num_classes is None:
+        num_classes = tagged.num_classes
+    spec = resolve_spec(preset, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
     model = build(spec)
-    model.preset = name if isinstance(name, str) else None
-    base = get_preset(name).preprocessing if isinstance(name, str) else Preprocessing()
-    model.preprocessing = dataclasses.replace(base, input_size=spec.input_size)
-    if weights is not None:
+    model.preset = preset if isinstance(preset, str) else None
+    model.weights_tag = tagged.tag if tagged else None
+    model.classes, model.class_ids = None, None
+    if tagged is not None:
+        base = tagged.eval_preprocessing()
+        if "input_size" in spec_overrides:  # the caller's size wins over the one the weights were scored at
+            base = dataclasses.replace(base, input_size=spec.input_size)
+    else:
+        base = get_preset(preset).preprocessing if isinstance(preset, str) else Preprocessing()
+        base = dataclasses.replace(base, input_size=spec.input_size)
+    model.preprocessing = channels_preprocessing(base, spec.in_chans)
+    if pretrained:
+        from .weights import load_weights
+        from .weights.catalogue import class_names
+        from .weights.download import weights_file
+
+        meta = load_weights(model, weights_file(tagged), layout=tagged.layout, allow_new_head=True, rename=rename)
+        if spec.num_classes == tagged.num_classes:
+            model.classes, model.class_ids = class_names(tagged)
+            model.classes = model.classes or meta.get("classes")  # ResLab's own weights carry their class names
+    elif weights is not None:
         from .weights import load_weights
 
         load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
@@ -50,3 +82,32 @@ def create_model(name, *, num_classes: int | None = None, in_chans: int | None =
 
         return FeatureExtractor(model, out_indices)
     return model
+
+
+def _weight_set(name, pretrained: bool):
+    """The catalogue entry `name` names ('preset.tag', or a preset with pretrained=True), else None."""
+    if not isinstance(name, str):
+        if pretrained:
+            from .weights import WeightsError
+
+            raise WeightsError("pretrained=True needs a preset name ('resnet50' or 'resnet50.a1_in1k'), not a spec: "
+                               "build the spec and load a checkpoint with weights=PATH")
+        return None
+    if "." not in name and not pretrained:
+        return None
+    from .weights.catalogue import get_weights
+
+    return get_weights(name)
+
+
+def channels_preprocessing(pre: Preprocessing, in_chans: int) -> Preprocessing:
+    """Mean and std with one value per input channel: a grey model (in_chans=1) gets the mean of the RGB values,
+    as its first convolution gets the sum of the RGB filters; more channels repeat them, as the filters are."""
+    if len(pre.mean) == in_chans or len(pre.mean) != 3:
+        return pre
+    if in_chans == 1:
+        mean, std = (sum(pre.mean) / 3,), (sum(pre.std) / 3,)
+    else:
+        repeats = math.ceil(in_chans / 3)
+        mean, std = (pre.mean * repeats)[:in_chans], (pre.std * repeats)[:in_chans]
+    return dataclasses.replace(pre, mean=tuple(mean), std=tuple(std))

@@ -20,15 +20,18 @@ __all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files", 
 
 
 class Predictor:
-    """`Predictor("model.safetensors").predict(images, topk=5)`: a list of [(class, probability), ...] per image."""
+    """`Predictor("model.safetensors").predict(images, topk=5)`: a list of [(class, probability), ...] per image.
+
+    Also a model itself, with its `.preprocessing` (and `.classes`, if it has them):
+    `Predictor(reslab.create_model("resnet50.a1_in1k", pretrained=True))`."""
 
     def __init__(self, checkpoint, device: str = "cpu"):
-        self.model = load_model(checkpoint)
+        self.model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
         self.model.eval().to(device)
         self.device = device
         self.preprocessing = self.model.preprocessing
         self.transform = eval_transform(self.preprocessing, self.preprocessing.input_size)
-        self.classes = self.model.classes
+        self.classes = getattr(self.model, "classes", None)
 
     def prepare(self, image) -> torch.Tensor:
         """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input."""

@@ -13,10 +13,11 @@ from pathlib import Path
 from ..errors import ReslabError
 from ..files import describe_os_error
 
-# one module per command (models also holds info and diff, train also recipes), each adding its sub-commands
-# through `add_commands(subparsers)` and importing the library only when its command runs
+# one module per command (models also holds info and diff, train also recipes, weights also the options of the
+# commands that load a model), each adding its sub-commands through `add_commands(subparsers)` and importing the
+# library only when its command runs
 COMMAND_MODULES = ["reslab.cli.models", "reslab.cli.bench", "reslab.cli.zoo", "reslab.cli.predict", "reslab.cli.export",
-                   "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare"]
+                   "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare", "reslab.cli.weights"]
 
 
 class _Parser(argparse.ArgumentParser):

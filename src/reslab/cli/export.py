@@ -1,12 +1,17 @@
-"""`reslab export`: a checkpoint as a BN-folded ONNX, TorchScript or exported-program file, verified."""
+"""`reslab export`: a checkpoint (or published weights) as a BN-folded ONNX, TorchScript or exported-program file,
+verified."""
 from __future__ import annotations
+
+from .weights import add_model_options, check_model_options, load_model_from_args
 
 
 def add_commands(sub) -> None:
     from ..export import FORMATS  # the library's own list: one place says which formats exist
 
     p = sub.add_parser("export", help="BN-folded ONNX / TorchScript / torch.export file, verified against PyTorch")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="run directory or checkpoint file (or --model NAME[.TAG] --pretrained instead)")
+    add_model_options(p, checkpoint_flag=False)
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--output", required=True)
     p.add_argument("--input-size", type=int, default=None, help="default: the checkpoint's input size")
@@ -20,10 +25,9 @@ def add_commands(sub) -> None:
 
 def cmd_export(args) -> int:
     from ..export import export
-    from ..train.checkpoint import find_weights
-    from ..weights import load_model
 
-    model = load_model(find_weights(args.checkpoint))
+    check_model_options(args, args.checkpoint, flag="a CHECKPOINT")
+    model = load_model_from_args(args, args.checkpoint)[0]
     result = export(model, args.output, args.format, input_size=args.input_size, batch_size=args.batch_size,
                     fold=not args.no_fold, dynamic_batch=args.dynamic_batch, opset=args.opset,
                     tolerance=args.tolerance)

@@ -1,4 +1,5 @@
-"""`reslab predict`: the top-k classes of images, files or folders, with a checkpoint's own preprocessing."""
+"""`reslab predict`: the top-k classes of images, files or folders, with a checkpoint's own preprocessing (or that
+of published weights: `--model resnet50.a1_in1k --pretrained`)."""
 from __future__ import annotations
 
 import os
@@ -6,13 +7,14 @@ import sys
 from pathlib import Path
 
 from ..errors import ReslabError
+from .weights import add_model_options, check_model_options, load_model_from_args
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("predict", help="top-k classes of images (files or directories) with a checkpoint")
+    p = sub.add_parser("predict", help="top-k classes of images (files or directories) with a checkpoint or "
+                                       "published weights")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--checkpoint", required=True,
-                   help="run directory or ResLab .safetensors checkpoint (spec + preprocessing)")
+    add_model_options(p)
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--output", help="write all predictions to a .csv or .json file")
@@ -24,7 +26,6 @@ def cmd_predict(args) -> int:
     from ..data.errors import DataError
     from ..predict import Predictor, image_files, predict_files, write_predictions
     from ..progress import ProgressBar
-    from ..train.checkpoint import find_weights
 
     output = Path(args.output) if args.output else None
     check_predict_args(args, output)
@@ -32,7 +33,7 @@ def cmd_predict(args) -> int:
     if missing:
         raise DataError(f"no such file or directory: {', '.join(missing)}")
     files = image_files(args.inputs)
-    predictor = Predictor(find_weights(args.checkpoint), device=args.device)
+    predictor = Predictor(load_model_from_args(args, args.checkpoint)[0], device=args.device)
     bar = ProgressBar(len(files), "predict", enabled=len(files) > 1 and sys.stderr.isatty())
     rows, failed = [], []
     for path, preds, error in predict_files(predictor, files, args.topk, args.batch_size, bar):
@@ -54,6 +55,7 @@ def cmd_predict(args) -> int:
 
 def check_predict_args(args, output: Path | None) -> None:
     """Every option checked before the model loads and the images are read."""
+    check_model_options(args, args.checkpoint)
     if args.topk < 1:
         raise ReslabError(f"--topk must be at least 1, got {args.topk}")
     if args.batch_size < 1:

@@ -15,7 +15,7 @@ HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle direct
         "weights": "start from this checkpoint (a different --num-classes re-initialises the head)",
         "freeze": "comma-separated parts to freeze: stem,stage1,...,head", "head_lr": "head lr multiplier",
         "stop_after_steps": "save a resumable checkpoint after N steps and stop"}
-SKIP = {"source", "spec"}
+SKIP = {"source", "spec", "weights_rename"}  # weights_rename: --rename below
 
 
 def add_commands(sub) -> None:
@@ -38,6 +38,9 @@ def add_commands(sub) -> None:
         else:
             base = next((t for t in (int, float, str) if t is kind or kind == (t | None)), str)
             p.add_argument(flag, type=base, **kw)
+    p.add_argument("--rename", action="append", default=argparse.SUPPRESS, metavar="PATTERN=REPLACEMENT",
+                   help="rename the --weights checkpoint's keys (regular expression, re.sub), e.g. '^linear\\.=fc.'; "
+                        "repeatable")
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
     p = sub.add_parser("recipes", help="list the training recipes, or print one in full")
@@ -52,6 +55,8 @@ def config_from_args(args):
 
     given = {f: getattr(args, f) for f in vars(args)
              if f not in ("command", "func", "accepts_overrides", "overrides")}
+    if "rename" in given:
+        given["weights_rename"] = _weights_rename(given.pop("rename"), given)
     if args.overrides:
         model = given.get("model", "resnet20_cifar")
         given["spec"] = parse_overrides(args.overrides, get_preset(model).spec)
@@ -60,6 +65,21 @@ def config_from_args(args):
     if "recipe" not in given and "data" not in given:
         return default_job(**given)
     return from_recipe(given.pop("recipe", "cifar"), **given)
+
+
+def _weights_rename(values: list[str], given: dict) -> dict:
+    """--rename values as the {regex: replacement} map the library takes, for the --weights checkpoint."""
+    from ..errors import ReslabError
+    from ..train.config import TrainConfig
+    from .weights import parse_rename
+
+    rename = parse_rename(values)
+    if "weights" not in given:
+        raise ReslabError("--rename renames the keys of the --weights checkpoint: give --weights CHECKPOINT with it")
+    if "weights_rename" not in {f.name for f in dataclasses.fields(TrainConfig)}:
+        raise ReslabError("--rename is not available for `reslab train` in this version; rename the keys in Python: "
+                          "reslab.create_model(NAME, weights=PATH, rename={...}), then reslab.save_weights")
+    return rename
 
 
 def cmd_train(args) -> int:

@@ -96,24 +96,30 @@ def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "va
                         batch_size: int = 128, workers: int | None = None, device: str = "auto",
                         confusion_png: Path | None = None) -> EvalResult:
     """Evaluate a run directory or weights file on `split` of `data` (None: the built-in digits)."""
-    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
-    from ..data.transforms import eval_transform
     from ..weights import load_model
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
     path = find_weights(checkpoint)
-    model = load_model(path)
-    classes = model.classes
+    return evaluate_model(load_model(path), data, split=split, tta=tta, batch_size=batch_size, workers=workers,
+                          device=device, confusion_png=confusion_png, name=str(path), title=path.parent.name)
+
+
+def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: bool = False, batch_size: int = 128,
+                   workers: int | None = None, device: str = "auto", confusion_png: Path | None = None,
+                   name: str | None = None, title: str | None = None) -> EvalResult:
+    """Evaluate a model (its own preprocessing, its `.classes`) on `split` of `data` (None: the built-in digits).
+
+    A dataset whose classes are some of the model's (by name, or by id: ImageNet's WordNet ids, which name the
+    folders of ImageNet and its subsets such as Imagenette) is scored over those classes only."""
+    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
+    from ..data.transforms import eval_transform
+
+    if batch_size < 1:
+        raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
+    name = name or getattr(model, "weights_tag", None) or getattr(model, "preset", None) or "the model"
     dataset = open_splits(data, (split,))[split]
-    if classes is not None and list(classes) != list(dataset.classes):
-        raise ReslabError(f"{path} was trained on classes {classes}, but {data or 'digits'}/{split} has "
-                          f"{dataset.classes}")
-    outputs = model.spec.num_classes
-    if classes is None and outputs != len(dataset.classes):
-        raise ReslabError(f"{path} has {outputs} outputs but {data or 'digits'}/{split} has "
-                          f"{len(dataset.classes)} classes, and it stores no class names to match them up; "
-                          f"evaluate it on data with {outputs} classes")
+    scored = _scored_classes(model, dataset.classes, name, f"{data or 'digits'}/{split}")
     dev = pick_device(device)
     model.to(dev)
     pre = model.preprocessing
@@ -121,7 +127,41 @@ def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "va
     sampler = ShardedEpochSampler(len(dataset), seed=0, shuffle=False)
     loader = make_loader(view, batch_size, sampler, default_workers(is_in_memory(dataset))
                          if workers is None else workers, drop_last=False)
-    result = evaluate(model, loader, dataset.classes, dev, tta=tta)
+    result = evaluate(model if scored is None else _ClassSubset(model, scored), loader, dataset.classes, dev, tta=tta)
     if confusion_png is not None:
-        save_confusion_png(result, confusion_png, title=f"{path.parent.name}: top-1 {result.top1:.2%}")
+        save_confusion_png(result, confusion_png, title=f"{title or name}: top-1 {result.top1:.2%}")
     return result
+
+
+def _scored_classes(model, data_classes: list[str], name: str, where: str) -> list[int] | None:
+    """The model's output index of each of the dataset's classes, or None when they are the model's own."""
+    classes = getattr(model, "classes", None)
+    ids = getattr(model, "class_ids", None)
+    if classes is not None and list(classes) == list(data_classes):
+        return None
+    for known in (ids, classes):
+        if known is not None and list(known) != list(data_classes) and set(data_classes) <= set(known):
+            index = {c: i for i, c in enumerate(known)}
+            return [index[c] for c in data_classes]
+        if known is not None and list(known) == list(data_classes):
+            return None
+    if classes is not None:
+        shown = list(classes) if len(classes) <= 12 else f"{len(classes)} classes ({', '.join(classes[:3])}, ...)"
+        raise ReslabError(f"{name} was trained on classes {shown}, but {where} has {list(data_classes)}")
+    outputs = model.spec.num_classes
+    if outputs != len(data_classes):
+        raise ReslabError(f"{name} has {outputs} outputs but {where} has {len(data_classes)} classes, and it stores "
+                          f"no class names to match them up; evaluate it on data with {outputs} classes")
+    return None
+
+
+class _ClassSubset(torch.nn.Module):
+    """The model's outputs for some of its classes only, in the dataset's order."""
+
+    def __init__(self, model, indices: list[int]):
+        super().__init__()
+        self.model = model
+        self.register_buffer("indices", torch.tensor(indices), persistent=False)
+
+    def forward(self, x):
+        return self.model(x).index_select(1, self.indices.to(x.device))

@@ -1,5 +1,8 @@
 """Trained weights in, from any checkpoint a user already has: Lightning files, EMA weights, a key map of the
 user's own, and RGB weights for a model with another number of input channels."""
+import ast
+import json
+import re
 import warnings
 
 import pytest
@@ -124,7 +127,8 @@ def test_rename_hint_is_what_rename_takes(rgb):
     message = str(info.value)
     assert "unexpected keys start with 'linear.', missing keys start with 'fc.': " in message
     assert "try rename={'^linear\\\\.': 'fc.'}" in message
-    hinted = eval(message.split("try rename=")[1].rstrip(")"))  # the suggestion, pasted back
+    hinted = ast.literal_eval(message.split("try rename=")[1].split("; on the command line")[0])  # pasted back
+    assert message.endswith("on the command line --rename '^linear\\.=fc.')")
     fresh = _fresh()
     reslab.load_weights(fresh, state, rename=hinted)
     assert torch.equal(fresh.fc.weight, model.fc.weight)
@@ -182,3 +186,18 @@ def test_stem_that_does_not_see_the_image_is_not_adapted(rgb):
     state["layer1.0.conv1.weight"] = state["layer1.0.conv1.weight"][:, :3]
     with pytest.raises(WeightsError, match="wrongly shaped keys layer1.0.conv1.weight"):
         reslab.load_weights(_fresh(), state)
+
+
+def test_train_renames_the_keys_of_its_starting_checkpoint(tmp_path, tiny_folder):
+    from bad_inputs.harness import TINY_MODEL, TINY_TRAIN, run_cli
+
+    spec = dict(depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4)
+    state = reslab.create_model("resnet20_cifar", **spec).state_dict()
+    foreign = {re.sub(r"^fc\.", "linear.", k): v for k, v in state.items()}
+    torch.save({"state_dict": foreign}, tmp_path / "third_party.th")
+    argv = ["train", *TINY_MODEL, *TINY_TRAIN, "--data", str(tiny_folder), "--weights", str(tmp_path / "third_party.th")]
+    refused = run_cli(argv + ["--output", str(tmp_path / "a")])
+    assert refused.code == 2 and "--rename '^linear\\.=fc.'" in refused.message
+    done = run_cli(argv + ["--rename", "^linear\\.=fc.", "--output", str(tmp_path / "b")])
+    assert done.code == 0, done.err
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["weights_rename"] == {"^linear\\.": "fc."}

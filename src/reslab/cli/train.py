@@ -70,15 +70,11 @@ def config_from_args(args):
 def _weights_rename(values: list[str], given: dict) -> dict:
     """--rename values as the {regex: replacement} map the library takes, for the --weights checkpoint."""
     from ..errors import ReslabError
-    from ..train.config import TrainConfig
     from .weights import parse_rename
 
     rename = parse_rename(values)
     if "weights" not in given:
         raise ReslabError("--rename renames the keys of the --weights checkpoint: give --weights CHECKPOINT with it")
-    if "weights_rename" not in {f.name for f in dataclasses.fields(TrainConfig)}:
-        raise ReslabError("--rename is not available for `reslab train` in this version; rename the keys in Python: "
-                          "reslab.create_model(NAME, weights=PATH, rename={...}), then reslab.save_weights")
     return rename
 
 

@@ -70,6 +70,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # 0 = no EMA
     # fine-tuning (issue 5)
     weights: str | None = None
+    weights_rename: dict[str, str] | None = None  # {regex: replacement} for the --weights checkpoint's keys
     num_classes: int | None = None  # None: the dataset's
     freeze: tuple[str, ...] = ()
     freeze_bn: bool = False

@@ -71,7 +71,8 @@ def build_model(cfg: TrainConfig, num_classes: int):
         overrides.setdefault("drop_path_rate", 0.1 if sum(get_preset(cfg.model).spec.depths) >= 66 else 0.0)
     if cfg.img_size:
         overrides["input_size"] = cfg.img_size
-    model = create_model(cfg.model, num_classes=num_classes, weights=cfg.weights, **overrides)
+    model = create_model(cfg.model, num_classes=num_classes, weights=cfg.weights, rename=cfg.weights_rename,
+                         **overrides)
     if cfg.freeze:
         freeze(model, names=list(cfg.freeze))
     if cfg.freeze_bn:

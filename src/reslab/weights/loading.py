@@ -177,7 +177,8 @@ def _rename_hint(missing: list[str], unexpected: list[str]) -> str:
     said = [f"unexpected keys start with '{theirs}.', missing keys start with '{name}.'" for theirs, name in pairs]
     said += [f"unexpected keys are the missing ones under '{theirs}.'" for theirs in extra]
     moves = ", ".join([f"'{theirs}.' -> '{name}.'" for theirs, name in pairs] + [f"'{t}.' -> ''" for t in extra])
-    return f" ({'; '.join(said)}: to rename {moves}, try rename={rename!r})"
+    flags = " ".join(f"--rename '{pattern}={repl}'" for pattern, repl in rename.items())
+    return f" ({'; '.join(said)}: to rename {moves}, try rename={rename!r}; on the command line {flags})"
 
 
 def _spec_hint(model: nn.Module, meta: dict) -> str:

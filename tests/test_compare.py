@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import reslab
 from reslab import compare as compare_module
 from reslab.cli import main
 from reslab.compare import CompareConfig, CompareError, compare, run_dir
@@ -99,6 +100,8 @@ def test_bad_models_fail_before_any_training(capsys, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_default_models_are_three_small_cifar_style_networks():
-    assert len(compare_module.DEFAULT_MODELS) == 3
+def test_the_default_job_is_the_degradation_experiment_of_plain_and_residual_twins():
+    plain, residual = compare_module.DEFAULT_MODELS[:2], compare_module.DEFAULT_MODELS[2:]
+    for p, r in zip(plain, residual):
+        assert [row[0] for row in reslab.spec.spec_diff(reslab.get_spec(r), reslab.get_spec(p))] == ["residual"]
     assert CompareConfig().data is None  # the built-in digits

@@ -28,9 +28,14 @@ from .report import Comparison, ModelSummary, RunRecord, write_report
 from .train.rundir import METRICS as LOG_FILE, STATE  # what reslab.train writes in a run directory
 from .variant import parse_variant, slug, variant_spec
 
-# three small CIFAR-style models that train on the built-in digits in a few minutes on 2 CPU cores:
-# depth (20 vs 32 layers) and channel attention (SE) on the same body
-DEFAULT_MODELS = ("resnet20_cifar", "resnet32_cifar", "resnet20_cifar:attention=se")
+# the default job: the degradation problem of He et al. 2015 (Fig. 1 and 6) on the built-in digits, in minutes:
+# plain nets of 20 and 56 layers, and their residual twins (one spec field apart)
+DEFAULT_MODELS = ("plain20_cifar", "plain56_cifar", "resnet20_cifar", "resnet56_cifar")
+DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain network trains worse (plain-56 has a "
+                "higher training error than plain-20), while with shortcuts the deeper network trains at least as "
+                "well (ResNet-56 vs ResNet-20). Compare the train error column and the thin curves: at this budget "
+                "(5 epochs on 1,437 digits) nothing has converged, so read the gap between the plain nets against "
+                "the spread over seeds (the +- of each model), not single points.")
 DONE_FILE = "compare.json"  # written in a run once it has finished: its wall time and its seed
 SETTINGS_FILE = "settings.json"  # beside the seeds of one settings hash: what they were trained with
 NOT_SETTINGS = ("stop_after_steps",)  # training options that stop a run early but change nothing it computes

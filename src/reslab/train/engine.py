@@ -356,8 +356,9 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
         _start_run_dir(run.run_dir, cfg)
     run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
-            f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}, {env.world} "
-            f"process(es) on {device}")
+            f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}"
+            + (f" (x{cfg.gamma:g} after epochs {', '.join(map(str, cfg.milestones))})" if cfg.schedule == "step" else "")
+            + f", {env.world} process(es) on {device}")
     run.stop = _StopRequest()
     return run
 

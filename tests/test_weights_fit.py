@@ -6,7 +6,7 @@ import torch
 import reslab
 from reslab.cli import main
 from reslab.weights import WeightsError, load_weights
-from reslab.weights import loading
+from reslab.weights import fitting
 
 
 def load_error(model_name: str, state: dict, tmp_path, **overrides) -> str:
@@ -21,12 +21,12 @@ def load_error(model_name: str, state: dict, tmp_path, **overrides) -> str:
 
 def test_resnet50_weights_into_resnet34_name_resnet50(tmp_path):
     state = reslab.create_model("resnet50").state_dict()
-    before = dict(loading._PRESET_SHAPES)
+    before = dict(fitting._PRESET_SHAPES)
     message = load_error("resnet34", state, tmp_path)
     assert message.endswith("; these weights fit preset resnet50 (try --model resnet50 / "
                             "create_model('resnet50', ...))")
     # nearest spec first: resnet50 is found without building the other candidates
-    assert len(set(loading._PRESET_SHAPES) - set(before)) <= 1
+    assert len(set(fitting._PRESET_SHAPES) - set(before)) <= 1
 
 
 def test_resnet20_cifar_weights_into_resnet56_cifar_name_resnet20_cifar(tmp_path):

@@ -32,9 +32,9 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
     preset's default weights). `reslab weights list` shows every tag. The file comes from torchvision's address
     through torch.hub's cache, from the Hugging Face hub through its cache, or from the package.
 
-    `weights` is a checkpoint path or state dict in ResLab, timm or torchvision layout; when its classifier
-    has a different number of classes, the head is re-initialised and a warning says so; its first convolution,
-    trained on RGB, is adapted to `in_chans` (warned too). `ema` takes a training checkpoint's EMA weights,
+    `weights` is a checkpoint path or state dict in ResLab, timm, torchvision or transformers layout; when its
+    classifier has a different number of classes, the head is re-initialised and a warning says so; its first
+    convolution, trained on RGB, is adapted to `in_chans` (warned too). `ema` takes a training checkpoint's EMA weights,
     `rename` ({regex: replacement}) renames its keys first (see `reslab.load_weights`).
     `features_only` returns the feature maps of the `out_indices` stages (0 = stem; default all stages) instead.
     """

@@ -1,9 +1,10 @@
-"""Load and save weights: ResLab checkpoints (safetensors + JSON metadata) and timm / torchvision layouts.
+"""Load and save weights: ResLab checkpoints (safetensors + JSON metadata) and timm / torchvision / transformers layouts.
 
 One idea per module, each importing only those before it:
 - errors:   WeightsError.
 - layouts:  the foreign key layouts per family, in the order they are tried, and the renaming to ResLab's keys.
 - reading:  a checkpoint's format from its first bytes, unwrapping of containers and prefixes, metadata checks.
+- fitting:  which registered preset a checkpoint's shapes fit (the hint of a load error).
 - loading:  the load policy: a checkpoint into a model, or a model rebuilt from a ResLab checkpoint alone.
 - writing:  save_weights, in ResLab's layout with metadata or in a foreign one.
 - catalogue: published weights by name ('resnet50.a1_in1k'), read from catalogue.json (plain data, no torch).

@@ -31,11 +31,12 @@ from .variant import parse_variant, slug, variant_spec
 # the default job: the degradation problem of He et al. 2015 (Fig. 1 and 6) on the built-in digits, in minutes:
 # plain nets of 20 and 56 layers, and their residual twins (one spec field apart)
 DEFAULT_MODELS = ("plain20_cifar", "plain56_cifar", "resnet20_cifar", "resnet56_cifar")
-DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain network trains worse (plain-56 has a "
-                "higher training error than plain-20), while with shortcuts the deeper network trains at least as "
-                "well (ResNet-56 vs ResNet-20). Compare the train error column and the thin curves: at this budget "
-                "(5 epochs on 1,437 digits) nothing has converged, so read the gap between the plain nets against "
-                "the spread over seeds (the +- of each model), not single points.")
+DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain network trains worse (plain-56 ends "
+                "with a higher training error than plain-20) while shortcuts let the deeper network train at least as "
+                "well (ResNet-56 vs ResNet-20). Compare the train error column and the thin curves, against the spread "
+                "over seeds. At this budget (5 epochs, about 110 steps on 1,437 digits) nothing has converged: the "
+                "plain-net gap is the degradation problem, but both 56-layer nets are still far behind, since depth "
+                "needs more steps than this to get going; benchmarks/RESULTS.md has a longer run on CIFAR-10.")
 DONE_FILE = "compare.json"  # written in a run once it has finished: its wall time and its seed
 SETTINGS_FILE = "settings.json"  # beside the seeds of one settings hash: what they were trained with
 NOT_SETTINGS = ("stop_after_steps",)  # training options that stop a run early but change nothing it computes

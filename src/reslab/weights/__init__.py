@@ -1,4 +1,4 @@
-"""Load and save weights: ResLab checkpoints (safetensors + JSON metadata) and timm / torchvision / transformers layouts.
+"""Load and save weights: ResLab checkpoints (safetensors + JSON metadata) and timm/torchvision/transformers layouts.
 
 One idea per module, each importing only those before it:
 - errors:   WeightsError.

@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 .PHONY: install demo test chromium
 install: $(STAMP)
 
-# the default job: three small ResNets trained side by side on the built-in digits, three seeds each, then a
-# report (about five minutes on 2 CPU cores); finished runs are reused, so a second `make demo` only reports
+# the default job: the degradation experiment (plain20/56 and their residual twins) on the built-in digits, three
+# seeds each, then a report (about ten minutes on 2 CPU cores); finished runs are reused, so a second
+# `make demo` only reports
 demo: $(STAMP)
 	$(BIN)/reslab compare
 

@@ -224,8 +224,8 @@ def test_an_unknown_tag_suggests_the_closest_tags():
 
 
 def test_a_preset_without_published_weights_says_so_and_names_some_that_have():
-    with pytest.raises(WeightsError, match=r"resnet20_cifar has no published weights; \d+ presets have") as e:
-        reslab.create_model("resnet20_cifar", pretrained=True)
+    with pytest.raises(WeightsError, match=r"resnet56_cifar has no published weights; \d+ presets have") as e:
+        reslab.create_model("resnet56_cifar", pretrained=True)
     assert "reslab weights list" in str(e.value) and "\n" not in str(e.value)
 
 

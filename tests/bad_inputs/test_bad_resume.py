@@ -109,7 +109,7 @@ def test_resume_with_more_epochs_extends_the_run_and_says_so(finished_run, tmp_p
     assert (run / "metrics.csv").read_text().count("\n") == 3  # header + epochs 1 and 2
 
 
-def test_a_resume_that_changed_epochs_is_remembered_by_the_next_resume(tiny_folder, tmp_path):
+def test_a_resume_that_changed_epochs_is_remembered_by_the_next_resume_from_the_checkpoint(tiny_folder, tmp_path):
     out = tmp_path / "run"
     assert run_cli(["train", *TINY_MODEL, *TINY_TRAIN, "--data", str(tiny_folder), "--output", str(out)]).code == 0
     assert run_cli(["train", "--resume", str(out), "--epochs", "2", "--no-progress"]).code == 0

@@ -101,6 +101,17 @@ def _from_json(node, tensors: dict):
     return tuple(items) if tag == "tuple" else items
 
 
+def saved_epochs(run_dir: Path) -> int | None:
+    """The run length its last checkpoint was saved with (a resume with --epochs changes it), or None; from the
+    state file's metadata alone."""
+    try:
+        with safetensors.safe_open(str(Path(run_dir) / STATE), "pt") as f:
+            skeleton = json.loads((f.metadata() or {})["state"])
+        return dict(skeleton["dict"]).get("epochs")
+    except (OSError, KeyError, ValueError, TypeError, safetensors.SafetensorError):
+        return None  # load_state says what is wrong with the file
+
+
 def load_state(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     path = run_dir / STATE

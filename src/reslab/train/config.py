@@ -213,6 +213,10 @@ def resume_config(given: dict) -> TrainConfig:
     if not (run_dir / CONFIG).is_file():
         raise ConfigError(f"cannot resume from {run_dir}: no {CONFIG} there (not a reslab run directory)")
     saved = TrainConfig.load(run_dir / CONFIG)
+    if "epochs" not in given:  # the length the run last had: an earlier resume may have changed it
+        from .checkpoint import saved_epochs
+
+        given = {**given, "epochs": saved_epochs(run_dir) or saved.epochs}
     changes = {k: v for k, v in given.items() if k not in ("resume", "output") and v != getattr(saved, k)}
     refused = [flag(k) for k in changes if k not in (*RUN_CONTROLS, "epochs")]
     if "output" in given and Path(given["output"]) != run_dir:

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -481,9 +480,6 @@ def _resume(run: Run, state: dict) -> None:
     run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
     run.saved_epoch = run.start_epoch
     longer = f" (now {run.cfg.epochs} epochs, was {state['epochs']})" if run.cfg.epochs != state["epochs"] else ""
-    if longer and run.env.is_main:  # the run's settings say how long it now is: a later --resume keeps that
-        saved = TrainConfig.load(run.run_dir / CONFIG)
-        dataclasses.replace(saved, epochs=run.cfg.epochs).save(run.run_dir / CONFIG)
     run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}{longer}")
 
 

@@ -29,6 +29,7 @@ def test_the_shipped_tag_is_the_presets_default_and_loads_offline(monkeypatch, t
         assert torch.equal(by_preset.eval()(x), by_tag.eval()(x))
 
 
+@pytest.mark.slow  # decodes the 5,000 validation JPEGs on a cold cache
 @need_cifar
 def test_the_shipped_weights_score_what_the_catalogue_records_on_the_real_validation_images():
     from reslab.train.evaluate import evaluate_model

@@ -16,6 +16,11 @@ def add_commands(sub) -> None:
     p.add_argument("--img-size", type=int, default=None, help="benchmark resolution (default: each model's own)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--output", type=Path, default=None, metavar="FILE.md")
+    p.add_argument("--roadmap", default=None, metavar="FAMILY",
+                   help="a paper's step-by-step walk instead (convnext): change, fields, size, cost, paper top-1; "
+                        "with --bench also inference and training images/s")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="with --roadmap: paper top-1 against GMACs, the steps connected")
     p.set_defaults(func=cmd_zoo)
 
 
@@ -26,6 +31,10 @@ def cmd_zoo(args) -> int:
     settings = None
     if args.bench:
         settings = BenchSettings(args.device, args.batch_size, args.img_size, repeats=args.repeats, warmup=2)
+    if args.roadmap:
+        return _roadmap(args, settings)
+    if args.plot:
+        raise ReslabError("--plot draws a roadmap: use it with --roadmap convnext")
     if args.output:
         check_writable_file(args.output, ReslabError)  # before the measuring, which can take minutes
     rows, missing = evolution_rows(settings)
@@ -37,6 +46,24 @@ def cmd_zoo(args) -> int:
         text = _document(table, settings, missing)
         save_or_explain(args.output, lambda tmp: Path(tmp).write_text(text), ReslabError)
         print(f"written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _roadmap(args, settings) -> int:
+    from ..roadmap import plot_png, roadmap_rows, to_markdown
+
+    for path in (args.output, args.plot):
+        if path:
+            check_writable_file(path, ReslabError)
+    table = to_markdown(roadmap_rows(args.roadmap, settings), bench=settings is not None)
+    print(table)
+    if args.output:
+        save_or_explain(args.output, lambda tmp: Path(tmp).write_text(table + "\n"), ReslabError)
+        print(f"written to {args.output}", file=sys.stderr)
+    if args.plot:
+        png = plot_png(roadmap_rows(args.roadmap), args.roadmap)
+        save_or_explain(args.plot, lambda tmp: Path(tmp).write_bytes(png), ReslabError)
+        print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -4,6 +4,9 @@ from .attention import (ConvolutionalBlockAttention, EfficientChannelAttention, 
                         reduced_channels)
 from .blur_pool import BlurPool2d
 from .drop_path import DropPath
+from .grn import GlobalResponseNorm
+from .layer_norm import LayerNorm2d
+from .layer_scale import LayerScale
 from .res2 import Res2Conv
 from ..spec.rounding import make_divisible
 from .selective_kernel import SelectiveKernelConv
@@ -15,4 +18,4 @@ from .split_attention import SplitAttention
 __all__ = ["make_act", "make_attention", "reduced_channels", "SqueezeExcite", "EfficientChannelAttention",
            "ConvolutionalBlockAttention", "DropPath", "SeparableConv2d", "ZeroPadShortcut", "make_shortcut",
            "BlurPool2d", "Res2Conv", "make_divisible", "SelectiveKernelConv", "SplitAttention",
-           "SpaceToDepth"]
+           "SpaceToDepth", "GlobalResponseNorm", "LayerNorm2d", "LayerScale"]

@@ -26,6 +26,10 @@ class Layout:
     head_is_conv: bool = False  # classifier stored as a 1x1 convolution (out, in, 1, 1)
     # what of the spec the layout's network cannot express (empty when applies_to accepts it), for the error
     misfits: Callable[[object], list[str]] | None = None
+    # tensors the layout stores in another shape than ResLab (same values, e.g. a 1x1 conv as a Linear's matrix):
+    # (ResLab key, tensor) -> ResLab's tensor, and (spec, ResLab key, tensor) -> the layout's tensor
+    tensor_to_reslab: Callable[[str, torch.Tensor], torch.Tensor] | None = None
+    tensor_from_reslab: Callable[[object, str, torch.Tensor], torch.Tensor] | None = None
 
 
 def _rename(rules: list[tuple[str, str]]) -> Callable[[str], str]:
@@ -250,6 +254,86 @@ LAYOUTS["densenet"] = [
     for zoo in ("torchvision", "timm")
 ]
 
+# --- ConvNeXt: ResLab holds timm's names, its pointwise layers as 1x1 convs and its layer scale as a vector. timm
+# nests the 1x1s and GRN in mlp. and the head in head.; it stores the 1x1s as Linear matrices in its models from
+# tiny up and as convolutions in its four small ones (conv_mlp, atto to nano: stage-1 width under 96). torchvision
+# numbers everything: stem features.0, stage i's blocks features.{2i+1}, its downsampling layer features.{2i},
+# each block's layers block.0 (depthwise), .2 (norm), .3 and .5 (1x1s as Linear), layer_scale of shape (C, 1, 1).
+_CONVNEXT_POINTWISE = re.compile(r"\.fc[12]\.weight$")
+
+
+def convnext_misfits(spec, zoo: str) -> list[str]:
+    """What of a ConvNeXt spec timm's or torchvision's ConvNeXt cannot express; empty when it can."""
+    checks = [
+        (spec.stem == "patchify", f"stem={spec.stem!r}"), (spec.downsample == "separate", "in-block downsampling"),
+        (spec.spatial_first, "the spatial conv between the 1x1s"), (spec.group_width == 1, "a non-depthwise conv"),
+        (spec.norm == "layer", "BatchNorm"), (spec.block_acts == spec.block_norms == "one", "several norms or "
+                                               "activations per block"),
+        (spec.conv_bias and spec.head_norm and spec.act == "gelu", "convolutions without bias, no head norm or "
+                                                                   f"act={spec.act!r}"),
+    ]
+    if zoo == "torchvision":
+        checks += [(not spec.grn, "GRN (ConvNeXt-V2)"), (spec.layer_scale > 0, "no layer scale"),
+                   (spec.hidden_ratio == 4, f"hidden_ratio={spec.hidden_ratio}")]
+    return [f"{why} ({zoo}'s ConvNeXt has no such option)" for ok, why in checks if not ok]
+
+
+def _convnext_tensor_in(key: str, value: torch.Tensor) -> torch.Tensor:
+    if _CONVNEXT_POINTWISE.search(key) and value.ndim == 2:
+        return value[..., None, None]
+    return value.flatten() if key.endswith(".layer_scale.gamma") else value
+
+
+def _convnext_tensor_out(zoo: str):
+    def out(spec, key: str, value: torch.Tensor) -> torch.Tensor:
+        linear = zoo == "torchvision" or spec.dims[0] >= 96
+        if _CONVNEXT_POINTWISE.search(key) and linear:
+            return value.flatten(1)
+        return value[:, None, None] if zoo == "torchvision" and key.endswith(".layer_scale.gamma") else value
+
+    return out
+
+
+def _tv_convnext_index(src: str, dst: str, scale: int, offset: int) -> Callable[[str], str]:
+    """Rename 'stages.i.<part>.' <-> 'features.{scale * i + offset}.' key prefixes."""
+    pattern = re.compile(src)
+    return lambda key: pattern.sub(lambda m: dst.format(int(m.group(1)) * scale + offset, *m.groups()[1:]), key)
+
+
+def _renumber_tv_features(key: str) -> str:
+    """torchvision's 'features.{2i+1}.j.' -> 'stages.i.blocks.j.' and 'features.{2i}.k.' -> 'stages.i.downsample.k.'."""
+    def rename(m: re.Match) -> str:
+        index, rest = int(m.group(1)), m.group(2)
+        return f"stages.{index // 2}.blocks.{rest}." if index % 2 else f"stages.{index // 2}.downsample.{rest}."
+
+    return re.sub(r"^features\.(\d+)\.(\d+)\.", rename, key)
+
+
+LAYOUTS["convnext"] = [
+    Layout("timm", detect=lambda keys: "stem.0.weight" in keys and any(".mlp.fc1." in k for k in keys),
+           to_reslab=_rename([(r"\.mlp\.(fc1|fc2|grn)\.", r".\1."), (r"\.gamma$", ".layer_scale.gamma"),
+                              (r"^head\.norm\.", "head_norm."), (r"^head\.fc\.", "fc.")]),
+           from_reslab=_rename([(r"\.(fc1|fc2|grn)\.", r".mlp.\1."), (r"\.layer_scale\.gamma$", ".gamma"),
+                                (r"^head_norm\.", "head.norm."), (r"^fc\.", "head.fc.")]),
+           applies_to=lambda spec: not convnext_misfits(spec, "timm"), misfits=lambda spec: convnext_misfits(spec, "timm"),
+           tensor_to_reslab=_convnext_tensor_in, tensor_from_reslab=_convnext_tensor_out("timm")),
+    Layout("torchvision", detect=lambda keys: "features.0.0.weight" in keys and any(".block.0." in k for k in keys),
+           to_reslab=_chain(
+               _rename([(r"^features\.0\.", "stem."), (r"^classifier\.0\.", "head_norm."), (r"^classifier\.2\.", "fc."),
+                        (r"\.block\.0\.", ".conv_dw."), (r"\.block\.2\.", ".norm."), (r"\.block\.3\.", ".fc1."),
+                        (r"\.block\.5\.", ".fc2."), (r"\.layer_scale$", ".layer_scale.gamma")]),
+               _renumber_tv_features),
+           from_reslab=_chain(
+               _tv_convnext_index(r"^stages\.(\d+)\.blocks\.(\d+)\.", "features.{}.{}.", 2, 1),
+               _tv_convnext_index(r"^stages\.(\d+)\.downsample\.", "features.{}.", 2, 0),
+               _rename([(r"^stem\.", "features.0."), (r"^head_norm\.", "classifier.0."), (r"^fc\.", "classifier.2."),
+                        (r"\.conv_dw\.", ".block.0."), (r"\.norm\.", ".block.2."), (r"\.fc1\.", ".block.3."),
+                        (r"\.fc2\.", ".block.5."), (r"\.layer_scale\.gamma$", ".layer_scale")])),
+           applies_to=lambda spec: not convnext_misfits(spec, "torchvision"),
+           misfits=lambda spec: convnext_misfits(spec, "torchvision"),
+           tensor_to_reslab=_convnext_tensor_in, tensor_from_reslab=_convnext_tensor_out("torchvision")),
+]
+
 
 def family_of(model: nn.Module) -> str:
     spec = getattr(model, "spec", None)
@@ -298,4 +382,6 @@ def rename_to_reslab(state: dict[str, torch.Tensor], conv: Layout | None) -> dic
     state = {conv.to_reslab(k): v for k, v in state.items()}
     if conv.head_is_conv:
         state = {k: v.flatten(1) if k.startswith(HEAD_PREFIXES) and v.ndim == 4 else v for k, v in state.items()}
+    if conv.tensor_to_reslab is not None:
+        state = {k: conv.tensor_to_reslab(k, v) for k, v in state.items()}
     return state

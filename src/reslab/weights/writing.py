@@ -47,6 +47,8 @@ def save_weights(model: nn.Module, path, *, layout: str = "reslab", **metadata) 
         if conv.head_is_conv:
             state = {k: v[..., None, None] if k.startswith(HEAD_PREFIXES) and v.ndim == 2 else v
                      for k, v in state.items()}
+        if conv.tensor_from_reslab is not None:
+            state = {k: conv.tensor_from_reslab(model.spec, k, v) for k, v in state.items()}
         state = {conv.from_reslab(k): v for k, v in state.items()}
         data = safetensors_save(state) if path.suffix == ".safetensors" else torch_bytes(state)
     atomic_write(path, lambda tmp: write_bytes(tmp, data))

@@ -90,6 +90,10 @@ def fold_bn(model: nn.Module) -> nn.Module:
     (pre-activation ResNets, DenseNet: BN-ReLU-conv) cannot be folded: the ReLU between them and the conv's zero
     padding do not commute with the affine; they stay, and `model.unfolded_norms` names them.
     """
+    layer_norms = [name for name, m in model.named_modules() if isinstance(m, nn.LayerNorm)]
+    if layer_norms:  # e.g. ConvNeXt: nothing to fold, and saying "folded 0" would hide that the option did nothing
+        raise ExportError(f"LayerNorm does not fold into a convolution (it normalises with each input's own "
+                          f"statistics; {layer_norms[0]} is one): export without folding (fold=False, --no-fold)")
     folded = copy.deepcopy(model).eval()
     for p in folded.parameters():
         p.requires_grad_(False)
@@ -123,8 +127,11 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
     reference = copy.deepcopy(model).eval()
     shipped = fold_bn(model) if fold else reference
     x = torch.randn(batch_size, spec.in_chans, size, size)
+    # an audio model takes any number of frames: ONNX and TorchScript files are checked on another length too
+    frames = size + 23 if getattr(model, "time_axis", None) is not None and fmt != "exported-program" else size
+    probe = x if not dynamic_batch and frames == size else torch.randn(batch_size + dynamic_batch, spec.in_chans,
+                                                                         size, frames)
     with torch.no_grad():
-        probe = torch.randn(batch_size + 1, spec.in_chans, size, size) if dynamic_batch else x
         expected = reference(probe)
     data = WRITERS[fmt](shipped, x, dynamic_batch, opset)
     diff = atomic_write(path, lambda tmp: _write_checked(fmt, tmp, data, probe, expected, tolerance, path))
@@ -184,11 +191,13 @@ def _write_onnx(model, x, dynamic_batch, opset) -> bytes:
     if weights >= ONNX_FILE_LIMIT:
         raise ExportError(f"the model's {weights / 2**30:.1f} GiB of weights do not fit in one .onnx file (2 GiB at "
                           "most); use --format exported-program or torchscript")
-    axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+    axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else {}
+    if getattr(model, "time_axis", None) is not None:
+        axes.setdefault("images", {})[model.time_axis] = "frames"
     buffer = io.BytesIO()
     # the TorchScript-based exporter: the dynamo one needs onnxscript, which ResLab does not depend on
     torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["images"], output_names=["logits"],
-                      dynamic_axes=axes, opset_version=opset or 17)
+                      dynamic_axes=axes or None, opset_version=opset or 17)
     return buffer.getvalue()
 
 

@@ -1,5 +1,5 @@
-"""Class predictions from a ResLab checkpoint: images decoded and prepared exactly as `reslab eval` prepares them
-(the shared decoder, then data.transforms.eval_transform with the checkpoint's preprocessing)."""
+"""Class predictions from a ResLab checkpoint: images (or audio clips) decoded and prepared exactly as `reslab eval`
+prepares them (the shared decoder, then data.transforms.eval_transform with the checkpoint's preprocessing)."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from .data.audio_io import AUDIO_SUFFIXES, Clip, read_clip
 from .data.errors import DataError
 from .data.images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image, to_rgb
 from .data.transforms import eval_transform
@@ -34,9 +35,12 @@ class Predictor:
         self.classes = getattr(self.model, "classes", None)
 
     def prepare(self, image) -> torch.Tensor:
-        """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input."""
+        """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input;
+        for an audio model, a path or Clip as its log-mel features."""
         if isinstance(image, (str, Path)):
-            image = open_image(image)
+            image = open_image(image) if self.preprocessing.audio is None else read_clip(image)
+        elif isinstance(image, Clip) and self.preprocessing.audio is not None:
+            pass  # a clip already read: its features are computed below
         elif isinstance(image, Image.Image):
             image = to_rgb(image)
         elif isinstance(image, torch.Tensor):
@@ -74,9 +78,9 @@ def image_files(inputs) -> list[Path]:
     a named folder without images is a DataError (a wrong folder, most likely)."""
     files = []
     for item in map(Path, inputs):
-        found = find_images(item) if item.is_dir() else [item]
+        found = (find_images(item) or find_images(item, AUDIO_SUFFIXES)) if item.is_dir() else [item]
         if not found:
-            raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {item}")
+            raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) or clips ({', '.join(AUDIO_SUFFIXES)}) in {item}")
         files += found
     return files
 

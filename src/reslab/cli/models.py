@@ -69,6 +69,12 @@ def cmd_info(args) -> int:
     if preset.idea:
         print(f"idea: {preset.idea}")
     print(f"parameters: {count_params(model) / 1e6:.3f} M   GMACs @ {size}px: {macs / 1e9:.3f}")
+    audio = preset.preprocessing.audio
+    if audio is not None:  # an audio model: its cost and shapes for one second of log-mel frames
+        from ..data.audio_cost import macs_per_second, stage_shapes_in_frames
+
+        print(f"GMACs per second of audio ({audio.frames(audio.sample_rate)} frames of {audio.n_mels} mel bands at "
+              f"{audio.sample_rate} Hz): {macs_per_second(model, audio) / 1e9:.4f}")
     if preset.params_m_paper or preset.gmacs_paper:
         print(f"paper: {preset.params_m_paper or '-'} M params, {preset.gmacs_paper or '-'} GMACs, "
               f"top-1 {preset.top1_paper or '-'}")
@@ -82,8 +88,8 @@ def cmd_info(args) -> int:
     width = max(map(len, fields))
     for key, value in fields.items():
         print(f"  {key:{width}s} {_fmt(value)}")
-    print("\nstage outputs (C, H, W):")
-    for stage, shape in stage_shapes(model, size, spec.in_chans):
+    print("\nstage outputs " + ("(C, mel bands, frames) for 1 s of audio:" if audio else "(C, H, W):"))
+    for stage, shape in stage_shapes_in_frames(model, audio) if audio else stage_shapes(model, size, spec.in_chans):
         print(f"  {stage:8s} {shape}")
     return 0
 

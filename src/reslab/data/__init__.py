@@ -38,8 +38,12 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *,
             if missing:
                 raise DataError(f"{root} has no {', '.join(missing)} split: expected {root}/<split>/<class>/<image> "
                                 f"or a CIFAR-10/100 pickle directory")
-            found = {s: CheckedImageFolder(root / s) for s in splits}
-            if decode:
+            from .audio import audio_splits
+
+            found = audio_splits(root, splits, say)  # a folder of clips is an audio task: no flag needed
+            if found is None:
+                found = {s: CheckedImageFolder(root / s) for s in splits}
+            if decode and not is_audio(found[splits[0]]):
                 from .decoded import decoded_split
 
                 found = {s: decoded_split(folder, say=say, progress=progress) or folder for s, folder in found.items()}
@@ -66,8 +70,13 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *,
 def is_in_memory(dataset) -> bool:
     from .in_memory import TensorImages
 
-    return isinstance(getattr(dataset, "base", dataset), TensorImages)
+    return isinstance(getattr(dataset, "base", dataset), TensorImages) or is_audio(dataset)  # clips are read once
+
+
+def is_audio(dataset) -> bool:
+    return getattr(getattr(dataset, "base", dataset), "is_audio", False)
 
 
 __all__ = ["Augmented", "Batch", "ClassBalancedSubset", "DataError", "ShardedEpochSampler", "collate_readable",
-           "default_workers", "is_in_memory", "make_loader", "open_splits", "UnreadableImages", "DEFAULT_DATASET"]
+           "default_workers", "is_audio", "is_in_memory", "make_loader", "open_splits", "UnreadableImages",
+           "DEFAULT_DATASET"]

@@ -56,9 +56,9 @@ def _scale_to_8bit(pixels: np.ndarray, mode: str) -> np.ndarray:
     return np.round(a).clip(0, 255).astype(np.uint8)
 
 
-def find_images(folder: Path) -> list[Path]:
-    """The image files under `folder`, recursively and sorted; each real file once, or a DataError naming both
-    paths to it."""
+def find_images(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """The image files (or files ending in `suffixes`: audio clips) under `folder`, recursively and sorted; each
+    real file once, or a DataError naming both paths to it."""
     folder = Path(folder)
     dirs_seen: dict[str, str] = {}
     files_seen: dict[str, Path] = {}
@@ -71,7 +71,7 @@ def find_images(folder: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             path = Path(dirpath) / name
-            if name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+            if name.startswith(".") or path.suffix.lower() not in suffixes:
                 continue
             # resolving only links keeps a million-file scan to one lstat per file
             real = os.path.realpath(path) if path.is_symlink() else os.path.join(real_dir, name)

@@ -11,7 +11,11 @@ AUTO_AUGMENTS = ("none", "autoaugment", "randaugment", "trivialaugment")
 
 def train_transform(cfg, pre, size: int) -> v2.Compose:
     """`cfg.crop`: "rrc" random-resized crop (ImageNet recipes), "pad" 4-pixel pad + random crop (He et al. 2015,
-    Sec. 4.2, CIFAR), "none" resize only."""
+    Sec. 4.2, CIFAR), "none" resize only. Audio models: the clip's augmented log-mel features instead."""
+    if getattr(pre, "audio", None) is not None:
+        from .audio_transforms import train_clip_transform
+
+        return train_clip_transform(pre.audio)
     interp = InterpolationMode(pre.interpolation)
     steps = [v2.ToImage()]
     if cfg.crop == "rrc":
@@ -47,7 +51,12 @@ def _auto_augment(cfg) -> list:
 
 
 def eval_transform(pre, size: int) -> v2.Compose:
-    """Resize to size / crop_pct, centre-crop size: the model's own evaluation preprocessing."""
+    """Resize to size / crop_pct, centre-crop size: the model's own evaluation preprocessing (audio models: the
+    clip's log-mel features)."""
+    if getattr(pre, "audio", None) is not None:
+        from .audio_transforms import eval_clip_transform
+
+        return eval_clip_transform(pre.audio)
     resize = int(round(size / pre.crop_pct))
     return v2.Compose([v2.ToImage(), v2.Resize(resize, interpolation=InterpolationMode(pre.interpolation),
                                                antialias=True), v2.CenterCrop(size),

@@ -1,12 +1,15 @@
 """Model builders: one per family, each turning any valid spec of its family into an nn.Module."""
 from torch import nn
 
-from ..spec import DenseNetSpec, ResNetSpec, SpecError
+from ..spec import ConvNeXtSpec, CRNNSpec, DenseNetSpec, ResNetSpec, SpecError
+from .convnext import ConvNeXt
+from .crnn import CRNN
 from .densenet import DenseNet
 from .resnet import ResNet
 
 # spec class -> the builder of that family (see models/protocol.py for what every builder provides)
-BUILDERS: dict[type, type[nn.Module]] = {ResNetSpec: ResNet, DenseNetSpec: DenseNet}
+BUILDERS: dict[type, type[nn.Module]] = {ResNetSpec: ResNet, DenseNetSpec: DenseNet, ConvNeXtSpec: ConvNeXt}
+BUILDERS[CRNNSpec] = CRNN
 
 
 def build(spec) -> nn.Module:
@@ -17,4 +20,4 @@ def build(spec) -> nn.Module:
     return builder(spec)
 
 
-__all__ = ["build", "BUILDERS", "DenseNet", "ResNet"]
+__all__ = ["build", "BUILDERS", "ConvNeXt", "CRNN", "DenseNet", "ResNet"]

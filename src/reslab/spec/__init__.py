@@ -6,13 +6,16 @@ from dataclasses import fields
 from typing import Any
 
 from .base import ACTIVATIONS, SpecError
+from .convnext import ConvNeXtSpec
+from .crnn import CRNNSpec
 from .densenet import DenseNetSpec
 from .preprocessing import Preprocessing
 from .regnet import regnet_spec
 from .resnet import CHOICES, PER_STAGE, ResNetSpec
 
 # family name (the "family" key of to_dict) -> spec class
-SPEC_TYPES: dict[str, type] = {"resnet": ResNetSpec, "densenet": DenseNetSpec}
+SPEC_TYPES: dict[str, type] = {"resnet": ResNetSpec, "densenet": DenseNetSpec, "convnext": ConvNeXtSpec}
+SPEC_TYPES["crnn"] = CRNNSpec  # the speech family (issue 17)
 
 
 def from_dict(data: dict[str, Any]):
@@ -38,5 +41,5 @@ def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
     return [(k, da.get(k), db.get(k)) for k in dict.fromkeys([*da, *db]) if da.get(k) != db.get(k)]
 
 
-__all__ = ["ACTIVATIONS", "CHOICES", "PER_STAGE", "SPEC_TYPES", "DenseNetSpec", "Preprocessing", "ResNetSpec",
-           "SpecError", "from_dict", "regnet_spec", "spec_diff"]
+__all__ = ["ACTIVATIONS", "CHOICES", "PER_STAGE", "SPEC_TYPES", "ConvNeXtSpec", "DenseNetSpec", "Preprocessing", "ResNetSpec",
+           "CRNNSpec", "SpecError", "from_dict", "regnet_spec", "spec_diff"]

@@ -5,6 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .audio import AudioFeatures
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -21,10 +23,23 @@ class Preprocessing:
     interpolation: str = "bilinear"
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    # audio models: the clip's log-mel features, a one-channel image (size, crop, mean and std then unused)
+    audio: AudioFeatures | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        if self.audio is None:
+            del d["audio"]  # image preprocessing reads as it always has
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessing":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        if isinstance(d.get("audio"), dict):
+            d["audio"] = AudioFeatures(**d["audio"])
+        return cls(**d)
+
+
+def audio_preprocessing(features: AudioFeatures = AudioFeatures()) -> Preprocessing:
+    """A model's preprocessing for clips: their log-mel features, a one-channel image normalised per clip."""
+    return Preprocessing(input_size=features.n_mels, crop_pct=1.0, mean=(0.0,), std=(1.0,), audio=features)

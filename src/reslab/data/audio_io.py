@@ -1,0 +1,50 @@
+"""The one clip reader, shared by the audio folders and `reslab predict`: any file libsndfile decodes (WAV, FLAC,
+OGG) becomes a mono float32 waveform at its own rate; what had to change on the way is reported, not hidden."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .images import UnreadableImageError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+NATIVE_SUBTYPES = ("PCM_16", "FLOAT")  # read without a change of sample format worth mentioning
+
+
+class UnreadableAudioError(UnreadableImageError):
+    """A clip that is missing or that libsndfile cannot decode; an unreadable input like an unreadable image, so
+    predict and the loaders treat both alike. The message names the file."""
+
+
+class Clip(NamedTuple):
+    samples: torch.Tensor  # (samples,) float32 in [-1, 1]
+    rate: int  # samples per second
+    conversions: tuple[str, ...] = ()  # e.g. ("stereo to mono", "PCM_24 to float")
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.rate
+
+
+def read_clip(path) -> Clip:
+    """The clip at `path`, channels averaged to mono; UnreadableAudioError if it is not audio libsndfile reads."""
+    import soundfile  # on the first clip only: image commands (predict imports this module) never load libsndfile
+
+    path = Path(path)
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        subtype = soundfile.info(str(path)).subtype
+    except FileNotFoundError:
+        raise UnreadableAudioError(f"{path}: no such file") from None
+    except (RuntimeError, ValueError) as e:  # libsndfile's errors are RuntimeErrors
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise UnreadableAudioError(f"{path} is not an audio file libsndfile can read ({first})") from None
+    conversions = []
+    if data.shape[1] > 1:
+        conversions.append(f"{data.shape[1]} channels to mono")
+    if subtype not in NATIVE_SUBTYPES:
+        conversions.append(f"{subtype} to float")
+    return Clip(torch.from_numpy(np.ascontiguousarray(data.mean(1))), int(rate), tuple(conversions))

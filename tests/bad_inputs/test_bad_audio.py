@@ -1,0 +1,93 @@
+"""Audio folders on bad input: a .wav that is not audio is refused and named; stereo, 24-bit and 44.1 kHz clips are
+converted and said once per split (not once per file); empty clips are skipped with a count; a silent clip
+trains without a division by zero; a clip far longer than the rest is said and cropped; a folder mixing images
+and audio is refused with the reason."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from audio_tones import RATE, one_thread, tone, write_tone_folder  # noqa: F401 (one_thread: autouse)
+from harness import assert_clean_error, run_cli
+
+TRAIN = ["train", "--model", "resnet_crnn", "--stem-channels", "4", "--stage-channels", "4,8", "--depths", "1,1",
+         "--freq-strides", "2,2", "--time-strides", "1,2", "--rnn-hidden", "8", "--epochs", "1", "--batch-size", "4",
+         "--workers", "0", "--no-progress", "--no-tensorboard", "--stop-after-steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory) -> Path:
+    return write_tone_folder(tmp_path_factory.mktemp("tones") / "data")
+
+
+@pytest.fixture
+def data(tones, tmp_path) -> Path:
+    return Path(shutil.copytree(tones, tmp_path / "data"))
+
+
+def _train(data: Path, tmp_path: Path):
+    return run_cli([*TRAIN, "--data", data, "--output", tmp_path / "run"])
+
+
+def test_a_wav_that_is_not_audio_is_refused_and_named(data, tmp_path):
+    bad = data / "train" / "low" / "notes.wav"
+    bad.write_text("these are my notes, not a recording")
+    assert_clean_error(_train(data, tmp_path), 2, "notes.wav", "not an audio file")
+
+
+def test_stereo_24_bit_and_44k_clips_are_converted_and_said_once(data, tmp_path):
+    folder = data / "train" / "high"
+    for i in range(3):  # three of each kind: still one line for the split
+        mono = tone(1500.0, 0.3, seed=50 + i)
+        soundfile.write(folder / f"stereo{i}.wav", np.stack([mono, mono], 1), RATE)
+        soundfile.write(folder / f"deep{i}.wav", mono, RATE, subtype="PCM_24")
+        soundfile.write(folder / f"cd{i}.wav", tone(1500.0, 0.3, rate=44100, seed=60 + i), 44100)
+    result = _train(data, tmp_path)
+    assert result.code == 0, result.err
+    said = [l for l in result.out.splitlines() if "converted as read" in l]
+    assert len(said) == 1 and str(data / "train") in said[0], result.out
+    for words in ("3 clip(s) 2 channels to mono", "3 clip(s) PCM_24 to float", "3 clip(s) 44100 Hz"):
+        assert words in said[0], said[0]
+
+
+def test_empty_clips_are_skipped_with_a_count(data, tmp_path):
+    for i in range(2):
+        soundfile.write(data / "train" / "low" / f"empty{i}.wav", np.zeros(0, np.float32), RATE)
+    result = _train(data, tmp_path)
+    assert result.code == 0, result.err
+    assert "skipped 2 empty clip(s) (no samples)" in result.out
+
+
+def test_a_class_of_only_empty_clips_is_refused(data, tmp_path):
+    for clip in (data / "val" / "low").glob("*.wav"):
+        soundfile.write(clip, np.zeros(0, np.float32), RATE)
+    assert_clean_error(_train(data, tmp_path), 2, "low", "without (non-empty) clips")
+
+
+def test_a_silent_clip_trains_without_dividing_by_zero(data, tmp_path):
+    soundfile.write(data / "train" / "low" / "silence.wav", np.zeros(RATE // 2, np.float32), RATE)
+    soundfile.write(data / "val" / "low" / "silence.wav", np.zeros(RATE // 2, np.float32), RATE)
+    result = _train(data, tmp_path)
+    assert result.code == 0 and "nan" not in result.out.lower(), result.out + result.err
+
+
+def test_a_clip_far_longer_than_the_rest_is_said_and_cropped(data, tmp_path):
+    soundfile.write(data / "train" / "high" / "ramble.wav", tone(1500.0, 12.0, seed=7), RATE)
+    result = _train(data, tmp_path)
+    assert result.code == 0, result.err
+    said = [l for l in result.out.splitlines() if "far longer" in l]
+    assert len(said) == 1 and "ramble.wav at 12.0 s" in said[0] and "crop" in said[0]
+
+
+def test_a_folder_mixing_images_and_audio_is_refused(data, tmp_path):
+    Image.new("RGB", (8, 8)).save(data / "train" / "high" / "photo.png")
+    assert_clean_error(_train(data, tmp_path), 2, "mixes images", "photo.png", "one or the other")
+
+
+def test_an_audio_model_on_images_is_refused(tiny_folder, tmp_path):
+    assert_clean_error(_train(tiny_folder, tmp_path), 2, "resnet_crnn takes audio clips", "holds images")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from os import PathLike
+from pathlib import Path
 from typing import Mapping
 
 from torch import nn
@@ -74,8 +76,11 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
             model.classes, model.class_ids = class_names(tagged)
             model.classes = model.classes or meta.get("classes")  # ResLab's own weights carry their class names
     elif weights is not None:
+        from .train.checkpoint import find_weights
         from .weights import load_weights
 
+        if isinstance(weights, (str, PathLike)) and Path(weights).is_dir():  # a run directory: its last weights
+            weights = find_weights(weights)
         load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
     if features_only:
         from .features import FeatureExtractor

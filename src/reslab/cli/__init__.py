@@ -17,7 +17,8 @@ from ..files import describe_os_error
 # commands that load a model), each adding its sub-commands through `add_commands(subparsers)` and importing the
 # library only when its command runs
 COMMAND_MODULES = ["reslab.cli.models", "reslab.cli.bench", "reslab.cli.zoo", "reslab.cli.predict", "reslab.cli.export",
-                   "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare", "reslab.cli.weights"]
+                   "reslab.cli.train", "reslab.cli.eval", "reslab.cli.compare", "reslab.cli.weights",
+                   "reslab.cli.pretrain"]
 
 
 class _Parser(argparse.ArgumentParser):

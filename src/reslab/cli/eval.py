@@ -20,6 +20,10 @@ def add_commands(sub) -> None:
     p.add_argument("--confusion", default=None, help="confusion-matrix PNG path (default: beside the checkpoint; "
                                                      "for published weights, in the current folder)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--knn", action="store_true", help="kNN top-1 of the frozen backbone (k=200, t=0.1): queries "
+                                                      "from --data's val/, the labelled bank from --bank's train/")
+    p.add_argument("--bank", default=None, help="with --knn: the dataset root whose train/ is the bank "
+                                                "(default: --data)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -28,6 +32,10 @@ def cmd_eval(args) -> int:
     from ..train.checkpoint import find_weights
     from ..train.evaluate import evaluate_model
 
+    if args.knn:
+        return _cmd_knn(args)
+    if args.bank:
+        raise ReslabError("--bank is the kNN classifier's labelled bank: give --knn with it")
     check_model_options(args, args.checkpoint)
     if args.batch_size < 1:
         raise ReslabError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -52,4 +60,19 @@ def cmd_eval(args) -> int:
           + (f"   ({len(result.unreadable)} unreadable images skipped)" if result.unreadable else ""))
     print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
     print(f"confusion matrix: {png}")
+    return 0
+
+
+def _cmd_knn(args) -> int:
+    from ..errors import ReslabError
+    from ..selfsup.knn import knn_eval
+
+    if not args.checkpoint:
+        raise ReslabError("--knn scores a checkpoint's backbone: give --checkpoint RUN")
+    result = knn_eval(args.checkpoint, args.data, bank=args.bank, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps({"knn_top1": result.top1, "queries": result.queries, "bank": result.bank}))
+        return 0
+    print(f"kNN top-1 {result.top1:.2%} (k=200, t=0.1): {result.queries} queries from {args.data or 'digits'}/val, "
+          f"bank of {result.bank} from {args.bank or args.data or 'digits'}/train")
     return 0

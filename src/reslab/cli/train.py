@@ -14,7 +14,11 @@ HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle direct
         "subset": "train on a class-balanced subset of N images", "resume": "continue the run in DIR",
         "weights": "start from this checkpoint (a different --num-classes re-initialises the head)",
         "freeze": "comma-separated parts to freeze: stem,stage1,...,head", "head_lr": "head lr multiplier",
-        "stop_after_steps": "save a resumable checkpoint after N steps and stop"}
+        "stop_after_steps": "save a resumable checkpoint after N steps and stop",
+        "labels_per_class": "train on N labelled images per class (class-balanced, drawn with --seed)",
+        "linear_probe": "train the classifier only, the backbone frozen (the linear_probe recipe sets it)",
+        "semi": "semi-supervised: fixmatch or pseudo_label (default recipe: fixmatch)",
+        "unlabelled": "the unlabelled pool for --semi (default: the training split without its labels)"}
 SKIP = {"source", "spec", "weights_rename"}  # weights_rename: --rename below
 
 
@@ -23,29 +27,34 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("train", help="train a model (no arguments: the default job on the built-in digits)",
                        description="Any recipe field can be overridden; model spec fields go as --FIELD VALUE.")
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in SKIP:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = hints[f.name]
-        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=HELP.get(f.name))
-        if kind is bool or kind == (bool | None):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
-        elif "tuple" in str(kind):
-            item = int if "int" in str(kind) else str
-            p.add_argument(flag, type=lambda s, item=item: tuple(item(v) for v in s.split(",") if v), **kw)
-        else:
-            base = next((t for t in (int, float, str) if t is kind or kind == (t | None)), str)
-            p.add_argument(flag, type=base, **kw)
+    add_config_flags(p, TrainConfig, SKIP, HELP)
     p.add_argument("--rename", action="append", default=argparse.SUPPRESS, metavar="PATTERN=REPLACEMENT",
                    help="rename the --weights checkpoint's keys (regular expression, re.sub), e.g. '^linear\\.=fc.'; "
                         "repeatable")
     p.set_defaults(func=cmd_train, accepts_overrides=True)
 
-    p = sub.add_parser("recipes", help="list the training recipes, or print one in full")
+    p = sub.add_parser("recipes", help="list the training and pre-training recipes, or print one in full")
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_recipes)
+
+
+def add_config_flags(p, config_cls, skip, helps) -> None:
+    """A flag per field of the config dataclass (--FIELD-NAME), typed from its annotation; absent flags stay unset."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=helps.get(f.name))
+        if kind is bool or kind == (bool | None):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif "tuple" in str(kind):
+            item = next(t for t in (int, float, str) if t.__name__ in str(kind))
+            p.add_argument(flag, type=lambda s, item=item: tuple(item(v) for v in s.split(",") if v), **kw)
+        else:
+            base = next((t for t in (int, float, str) if t is kind or kind == (t | None)), str)
+            p.add_argument(flag, type=base, **kw)
 
 
 def config_from_args(args):
@@ -64,7 +73,7 @@ def config_from_args(args):
         return given
     if "recipe" not in given and "data" not in given:
         return default_job(**given)
-    return from_recipe(given.pop("recipe", "cifar"), **given)
+    return from_recipe(given.pop("recipe", "fixmatch" if given.get("semi") else "cifar"), **given)
 
 
 def _weights_rename(values: list[str], given: dict) -> dict:
@@ -93,14 +102,19 @@ def cmd_train(args) -> int:
 
 
 def cmd_recipes(args) -> int:
+    from ..selfsup.methods import METHODS, get_method
     from ..train.recipes import RECIPES, get_recipe
 
     if args.name:
-        recipe = get_recipe(args.name)
+        recipe = get_method(args.name) if args.name in METHODS else get_recipe(args.name)
         print(f"{args.name}: {recipe.pop('source')}")
         for key, value in recipe.items():
             print(f"  {key:28s} {value}")
         return 0
     rows = [[name, r["epochs"], r["optimizer"], r["schedule"], r["source"]] for name, r in RECIPES.items()]
     print(format_table(["recipe", "epochs", "optimizer", "schedule", "source"], rows))
+    rows = [[name, m["epochs"], m["loss"], m["temperature"] if m["loss"] in ("nt_xent", "info_nce") else "-",
+             m["queue_size"] or "-", m["source"]] for name, m in METHODS.items()]
+    print("\nself-supervised pre-training (reslab pretrain --method NAME):")
+    print(format_table(["method", "epochs", "loss", "temperature", "queue", "source"], rows))
     return 0

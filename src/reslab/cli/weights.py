@@ -159,6 +159,9 @@ def load_model_from_args(args, checkpoint: str | None):
         model = create_model(name, pretrained=True, rename=rename, **overrides)
         return model, weights_file(model.weights_tag, progress=False), model.weights_tag
     path = find_weights(checkpoint)
+    from ..selfsup.headless import refuse_headless
+
+    refuse_headless(path)  # a pre-training run has no classifier to evaluate or predict with
     if args.model:  # a foreign checkpoint: the architecture comes from --model
         name, overrides = model_variant(args.model)
         return create_model(name, weights=path, rename=rename, **overrides), path, str(path)

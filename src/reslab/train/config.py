@@ -76,6 +76,11 @@ class TrainConfig:
     freeze_bn: bool = False
     layer_decay: float | None = None
     head_lr: float | None = None  # head lr as a multiple of the scheduled lr
+    # few labels, unlabelled images (issue 16)
+    labels_per_class: int | None = None  # train on N labelled images per class, the rest unused as labelled data
+    linear_probe: bool = False  # train the classifier only: the backbone frozen whole, BatchNorms included
+    semi: str | None = None  # fixmatch | pseudo_label
+    unlabelled: str | None = None  # the semi-supervised pool (default: the training split, labels hidden)
     # execution
     device: str = "auto"
     amp: str = "off"  # off | bf16 | fp16
@@ -139,7 +144,9 @@ RANGES = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_
           "random_erasing": "[0, 1]", "repeated_aug": "[1, inf)", "img_size": "[1, inf)", "test_size": "[1, inf)",
           "test_crop_pct": "(0, 1]", "drop_path_rate": "[0, 1)", "drop_rate": "[0, 1)", "ema_decay": "[0, 1)",
           "num_classes": "[1, inf)", "layer_decay": "(0, 1]", "head_lr": "(0, inf)", "seed": "[0, inf)",
-          "workers": "[0, inf)", "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)"}
+          "workers": "[0, inf)", "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)",
+          "labels_per_class": "[1, inf)"}
+SEMI = ("fixmatch", "pseudo_label")
 
 
 def flag(name: str) -> str:
@@ -148,15 +155,7 @@ def flag(name: str) -> str:
 
 def validate(cfg: TrainConfig) -> None:
     """Every setting against its type, its set of values or its range: bad input stops here, before any file."""
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if not _has_type(value, hints[f.name]):
-            raise ConfigError(f"{flag(f.name)} {value!r}: expected {_type_name(hints[f.name])}")
-        if f.name in CHOICES and value not in CHOICES[f.name]:
-            raise ConfigError(f"{flag(f.name)} {value!r}: expected one of {', '.join(CHOICES[f.name])}")
-        if f.name in RANGES and value is not None and not _in_interval(value, RANGES[f.name]):
-            raise ConfigError(f"{flag(f.name)} {value}: must be {_describe(RANGES[f.name])}")
+    check_fields(cfg, CHOICES, RANGES)
     if not DEVICE.fullmatch(cfg.device):
         raise ConfigError(f"--device {cfg.device!r}: expected auto, cpu, mps, cuda or cuda:N")
     if not cfg.output.strip():
@@ -166,8 +165,26 @@ def validate(cfg: TrainConfig) -> None:
                           f"and --epochs {cfg.epochs}")
     if cfg.warmup_epochs > cfg.epochs:
         raise ConfigError(f"--warmup-epochs {cfg.warmup_epochs} is longer than the run (--epochs {cfg.epochs})")
+    if cfg.semi is not None and cfg.semi not in SEMI:
+        raise ConfigError(f"--semi {cfg.semi!r}: expected one of {', '.join(SEMI)}")
+    if cfg.unlabelled is not None and cfg.semi is None:
+        raise ConfigError("--unlabelled DIR is the pool of semi-supervised training: give --semi fixmatch or "
+                          "pseudo_label with it")
     if cfg.batch_size % cfg.accum_steps:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of --accum-steps {cfg.accum_steps}")
+
+
+def check_fields(cfg, choices: dict, ranges: dict) -> None:
+    """Each field of the dataclass `cfg` against its annotated type, its set of values or its interval."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if not _has_type(value, hints[f.name]):
+            raise ConfigError(f"{flag(f.name)} {value!r}: expected {_type_name(hints[f.name])}")
+        if f.name in choices and value not in choices[f.name]:
+            raise ConfigError(f"{flag(f.name)} {value!r}: expected one of {', '.join(choices[f.name])}")
+        if f.name in ranges and value is not None and not _in_interval(value, ranges[f.name]):
+            raise ConfigError(f"{flag(f.name)} {value}: must be {_describe(ranges[f.name])}")
 
 
 def _has_type(value, hint) -> bool:

@@ -62,6 +62,15 @@ RECIPES: dict[str, dict] = {
         source="Kornblith et al. 2019, Do Better ImageNet Models Transfer Better?, Sec. 3 (fine-tuning)",
         nesterov=True, lr=0.01, no_decay_norm_bias=True, schedule="cosine", warmup_epochs=1, epochs=20,
         batch_size=64, label_smoothing=0.1),
+    "linear_probe": changed(
+        RESNET2015, without=STEP + ("color_jitter",),
+        source="Chen et al. 2020, SimCLR, Sec. 2.3 and App. B.6 (linear evaluation of frozen features)",
+        linear_probe=True, nesterov=True, lr=0.1, weight_decay=0.0, schedule="cosine", epochs=90, batch_size=256),
+    "fixmatch": changed(
+        RESNET2015, without=STEP + ("color_jitter",),
+        source="Sohn et al. 2020, FixMatch, Sec. 4 and App. B.1 (CIFAR-10; 2^20 steps)",
+        nesterov=True, lr=0.03, lr_batch=64, weight_decay=5e-4, schedule="cosine", epochs=1024, batch_size=64,
+        crop="pad", ema_decay=0.999, semi="fixmatch"),
 }
 
 

@@ -1,0 +1,269 @@
+"""The pre-training loop: `reslab train`'s run directory, resume, signals and data order, with the method's loss
+in place of the classifier's. Labels are never read, except by the kNN monitor on a labelled validation split."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import DataError
+from ..errors import ReslabError
+from ..progress import ProgressBar
+from ..table import format_table
+from ..train import checkpoint, distributed
+from ..train.device import autocast
+from ..train.engine import DIVERGED_HINT, TrainingDiverged, _optimizer_step, _processes, _silent, _StopRequest
+from ..train.optim import build_optimizer, param_groups
+from ..train.progress import EpochLog
+from ..train.rundir import CONFIG, METRICS, STATE, WEIGHTS
+from ..train.schedule import LrSchedule
+from .config import PretrainConfig, from_method, resume_config
+from .learner import SelfSupervised
+
+NEEDS_BATCH_STATS = ("nt_xent", "barlow")  # losses that compare the images of a batch with each other
+
+
+@dataclass
+class PretrainResult:
+    run_dir: Path
+    metrics: dict  # the last epoch's: train_loss, lr, knn_top1 (with a labelled validation split)
+    epochs_done: int
+    stopped: str | None = None
+    wall_s: float = 0.0
+    signum: int | None = None
+    finished_before: bool = False
+
+
+@dataclass(eq=False)
+class PretrainRun:
+    cfg: PretrainConfig
+    env: Any
+    device: torch.device
+    run_dir: Path
+    learner: SelfSupervised
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    schedule: LrSchedule
+    sampler: Any
+    loader: Any
+    rank_batch: int
+    monitor: tuple | None  # (bank, queries) for the kNN monitor, or None
+    metrics: dict
+    stop: _StopRequest
+    log: EpochLog | None = None
+    start_epoch: int = 0
+    start_step: int = 0
+    global_step: int = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sampler.per_rank // self.rank_batch
+
+    def say(self, *args) -> None:
+        if self.env.is_main:
+            print(*args)
+
+
+def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> PretrainResult:
+    """Pre-train as `config` says (a PretrainConfig, a dict of its fields, or keyword arguments); a `resume`
+    continues a run with its saved settings (only --epochs and the run controls may change)."""
+    cfg = _resolve(config, overrides)
+    t0 = time.perf_counter()
+    state = checkpoint.load_state(Path(cfg.output)) if cfg.resume else None
+    if state is not None and state["epoch"] >= cfg.epochs:
+        print(f"{cfg.output} has already finished its {state['epoch']} epochs; to train longer, resume with a "
+              f"larger --epochs")
+        return PretrainResult(Path(cfg.output), dict(state["best"]), state["epoch"], finished_before=True)
+    with _processes(cfg) as (env, device):
+        run = _setup(cfg, state, env, device)
+        try:
+            for epoch in range(run.start_epoch, cfg.epochs):
+                first = run.start_step if epoch == run.start_epoch else 0
+                run.sampler.set_epoch(epoch, start=first * run.rank_batch)
+                run.net.train()
+                bar = ProgressBar(run.steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
+                loss_sum, seen = 0.0, 0
+                for i, batch in enumerate(run.loader, start=first):
+                    if i >= run.steps_per_epoch:
+                        break
+                    loss_sum += _step(run, batch, epoch, i)
+                    seen += 1
+                    bar.update(i + 1 - first, (i + 1) * run.rank_batch, f"loss {loss_sum / seen:.4f}")
+                    stop_after = cfg.stop_after_steps is not None and run.global_step >= cfg.stop_after_steps
+                    if run.stop.requested(env, device) or stop_after:
+                        _save(run, epoch, i + 1)
+                        run.say(f"\nstopped at step {run.global_step}; checkpoint saved. Resume with: "
+                                f"reslab pretrain --resume {run.run_dir}")
+                        return PretrainResult(run.run_dir, run.metrics, epoch, "signal" if run.stop.signum else
+                                              "stop_after_steps", time.perf_counter() - t0, run.stop.signum)
+                total = distributed.all_sum([loss_sum, seen], env, device)
+                run.metrics = {"train_loss": total[0] / max(total[1], 1),
+                               "lr": run.schedule.lr_at(run.global_step - 1), **_monitor(run)}
+                run.say(f"epoch {epoch + 1}: loss {run.metrics['train_loss']:.4f}"
+                        + (f", kNN top-1 {run.metrics['knn_top1']:.2%}" if "knn_top1" in run.metrics else ""))
+                _save(run, epoch + 1, 0)
+                if run.log is not None:
+                    run.log.write(epoch + 1, run.metrics)
+            if env.is_main:
+                print(format_table(["summary", "value"], [[k, f"{v:.4f}"] for k, v in run.metrics.items()]
+                                   + [["epochs", cfg.epochs], ["backbone weights", run.run_dir / WEIGHTS]]))
+            return PretrainResult(run.run_dir, run.metrics, cfg.epochs, wall_s=time.perf_counter() - t0)
+        finally:
+            run.stop.restore()
+            if run.log is not None:
+                run.log.close()
+
+
+def _step(run: PretrainRun, batch, epoch: int, i: int) -> float:
+    run.schedule.set(run.global_step)
+    run.learner.progress = run.global_step / (run.cfg.epochs * run.steps_per_epoch)
+    with autocast(run.device, run.cfg.amp):
+        loss = run.net(batch.images.to(run.device, non_blocking=True)).float()
+    value = loss.item()
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"loss became {value} at step {run.global_step + 1} (epoch {epoch + 1}, batch "
+                               f"{i + 1}). {DIVERGED_HINT}")
+    (run.scaler.scale(loss) if run.scaler else loss).backward()
+    _optimizer_step(run.learner, run.optimizer, run.scaler, None, 0.0)
+    run.global_step += 1
+    return value
+
+
+def _monitor(run: PretrainRun) -> dict:
+    """kNN top-1 of the backbone on the labelled validation split, on the first process."""
+    if run.monitor is None or not run.env.is_main:
+        return {}
+    from .knn import knn_top1
+
+    bank, queries = run.monitor
+    result = knn_top1(run.learner.backbone, bank, queries, run.device, k=run.cfg.knn_k, t=run.cfg.knn_t,
+                      batch_size=2 * run.rank_batch, workers=run.cfg.workers)
+    return {"knn_top1": result.top1}
+
+
+def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -> PretrainRun:
+    from ..factory import create_model
+
+    train_set, val_set = _open_data(cfg, env)
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.spec.items()}
+    if cfg.img_size:
+        overrides["input_size"] = cfg.img_size
+    backbone = create_model(cfg.model, **overrides)
+    rank_batch = cfg.batch_size // env.world
+    check_combination(cfg, backbone, rank_batch)
+    backbone.get_classifier().requires_grad_(False)  # the head is not pre-trained: fine-tuning or a probe trains it
+    learner = SelfSupervised(backbone, cfg).to(device)
+    base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch
+    optimizer = build_optimizer(param_groups(learner, cfg.weight_decay, cfg.no_decay_norm_bias), cfg, base_lr)
+    scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
+    net = distributed.wrap(learner, env, device, sync_bn=False)
+    sampler, loader = _make_loader(cfg, env, train_set, backbone.preprocessing, rank_batch)
+    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch)
+    monitor = (train_set, val_set) if val_set is not None and train_set.classes != ["(unlabelled)"] else None
+    run = PretrainRun(cfg, env, device, Path(cfg.output), learner, net, optimizer, scaler, schedule, sampler, loader,
+                      rank_batch, monitor, dict(state["best"]) if state else {}, _StopRequest())
+    if state is not None:
+        learner.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state["scaler"] is not None:
+            scaler.load_state_dict(state["scaler"])
+        checkpoint.set_rng_state(state["rng"])
+        run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}")
+    elif env.is_main:
+        _start_run_dir(run.run_dir, cfg)
+    run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
+    run.say(f"pre-training {cfg.model} with {cfg.method} on {cfg.data or 'digits'}: {len(train_set)} images, "
+            f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}, {env.world} process(es) on {device}"
+            + ("" if monitor else "; no labelled val/ split, so no kNN monitor"))
+    return run
+
+
+def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
+    """A method and a model (and a batch) that cannot work together, said before any step."""
+    chans = backbone.spec.in_chans
+    if chans != 3 and (cfg.color_jitter * cfg.jitter_p > 0 or cfg.gray_p > 0):
+        raise ReslabError(f"{cfg.method}'s views jitter colour and turn images grayscale, which needs RGB images, "
+                          f"but {cfg.model} takes {chans} channel(s); give --color-jitter 0 --gray-p 0 or a 3-channel "
+                          f"model")
+    if rank_batch < 2 and (cfg.proj_bn or cfg.pred_hidden or cfg.loss in NEEDS_BATCH_STATS):
+        raise ReslabError(f"{cfg.method} needs at least 2 images per process and step (its heads' BatchNorm and its "
+                          f"loss use batch statistics); --batch-size {cfg.batch_size} gives {rank_batch}")
+    if cfg.queue_size and cfg.queue_size % cfg.batch_size:
+        raise ReslabError(f"--queue-size {cfg.queue_size} must be a multiple of --batch-size {cfg.batch_size} (each "
+                          f"step's keys replace the oldest whole batch)")
+
+
+def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
+    from ..data import ClassBalancedSubset
+    from .unlabelled import open_images
+
+    splits = open_images(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else _silent,
+                         progress=cfg.progress and env.is_main)
+    train_set, val_set = splits["train"], splits["val"]
+    if cfg.subset is not None and cfg.subset > len(train_set):
+        raise DataError(f"--subset {cfg.subset} is more than the {len(train_set)} images there")
+    if cfg.subset:
+        train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
+    if val_set is not None and cfg.val_subset:
+        val_set = ClassBalancedSubset(val_set, min(cfg.val_subset, len(val_set)), seed=0)
+    if cfg.batch_size % env.world:
+        raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} processes")
+    if len(train_set) < cfg.batch_size:
+        raise DataError(f"{len(train_set)} images are fewer than one batch of {cfg.batch_size}; give a smaller "
+                        f"--batch-size")
+    if cfg.queue_size > len(train_set):
+        raise DataError(f"--queue-size {cfg.queue_size} is more than the {len(train_set)} images: the queue would "
+                        f"hold older keys of the very images it contrasts as negatives; give at most "
+                        f"{len(train_set) - len(train_set) % cfg.batch_size}")
+    return train_set, val_set
+
+
+def _make_loader(cfg: PretrainConfig, env, train_set, pre, rank_batch: int):
+    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
+    from .views import Views, view_transform
+
+    size = cfg.img_size or pre.input_size
+    sampler = ShardedEpochSampler(len(train_set), seed=cfg.seed, rank=env.rank, world=env.world)
+    workers = default_workers(is_in_memory(train_set)) if cfg.workers is None else cfg.workers
+    views = Views(view_transform(cfg, pre, size, 0), view_transform(cfg, pre, size, 1))
+    return sampler, make_loader(Augmented(train_set, views, cfg.seed), rank_batch, sampler, workers, drop_last=True)
+
+
+def _save(run: PretrainRun, epoch: int, step_in_epoch: int) -> None:
+    """The backbone's weights (loadable alone, for fine-tuning) and the whole state, written together."""
+    if not run.env.is_main:
+        return
+    from ..files import write_bytes, write_together
+    from ..weights import save_weights
+
+    state = {"model": run.learner.state_dict(), "optimizer": run.optimizer.state_dict(),
+             "scaler": run.scaler.state_dict() if run.scaler is not None else None, "ema": None,
+             "rng": checkpoint.rng_state(), "epoch": epoch, "step_in_epoch": step_in_epoch,
+             "global_step": run.global_step, "epochs": run.cfg.epochs, "best": run.metrics}
+    write_together({
+        run.run_dir / WEIGHTS: lambda tmp: save_weights(run.learner.backbone, tmp, epoch=epoch,
+                                                       selfsup=run.cfg.method),
+        run.run_dir / STATE: lambda tmp: write_bytes(tmp, checkpoint.encode_state(state))})
+
+
+def _start_run_dir(run_dir: Path, cfg: PretrainConfig) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ReslabError(f"--output {run_dir} is a file, not a folder; give a folder for the run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / METRICS).unlink(missing_ok=True)
+    cfg.save(run_dir / CONFIG)
+
+
+def _resolve(config, overrides) -> PretrainConfig:
+    given = {**(config if isinstance(config, dict) else {}), **overrides}
+    if isinstance(config, PretrainConfig):
+        return resume_config({"resume": config.resume}) if config.resume else config
+    if given.get("resume"):
+        return resume_config(given)
+    return from_method(given.pop("method", "simclr"), **given)

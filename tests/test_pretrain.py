@@ -1,0 +1,178 @@
+"""Self-supervised pre-training: each loss against a hand computation, each method learning on a tiny batch, the
+momentum encoder out of the gradient's reach, exact resume, the cross-process gather, and weights that load."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from reslab.factory import create_model
+from reslab.selfsup import losses
+from reslab.selfsup.config import from_method
+from reslab.selfsup.learner import SelfSupervised
+from reslab.selfsup.loop import pretrain
+from reslab.selfsup.methods import METHODS
+from reslab.train.checkpoint import load_state
+
+SPEC = {"depths": [1, 1, 1], "widths": [4, 8, 16], "stem_channels": 4}
+SMALL_HEADS = dict(proj_hidden=16, proj_dim=8, queue_size=16)
+RUN = dict(model="resnet20_cifar", spec=SPEC, img_size=16, progress=False, tensorboard=False, workers=0)
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture
+def one_thread():
+    """These models are tiny: a second thread costs more in synchronisation than it saves (and far more on a
+    loaded machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_backbone():
+    return create_model("resnet20_cifar", input_size=16, depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4)
+
+
+def small(method: str, **kw):
+    return from_method(method, **SMALL_HEADS, pred_hidden=8 if METHODS[method]["pred_hidden"] else 0, **kw)
+
+
+def test_nt_xent_by_hand():
+    z1, z2 = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # view 0's partner is view 2 (cosine 1); the others: view 1 (cos 0) and view 3 (cos 0)
+    expected = -math.log(math.exp(1 / 0.5) / (math.exp(1 / 0.5) + 2 * math.exp(0)))
+    assert losses.nt_xent(z1, z2, 0.5).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_info_nce_by_hand():
+    q, k = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.6, 0.8]])
+    queue = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    logits = torch.tensor([0.6, 1.0, 0.0]) / 0.2
+    assert losses.info_nce(q, k, queue, 0.2).item() == pytest.approx(-logits.log_softmax(0)[0].item(), rel=1e-6)
+
+
+def test_byol_and_simsiam_by_hand():
+    p, z = torch.tensor([[3.0, 0.0]]), torch.tensor([[1.0, 1.0]])  # cosine 1/sqrt(2)
+    assert losses.negative_cosine(p, z).item() == pytest.approx(-1 / math.sqrt(2))
+    assert losses.byol_loss(p, z).item() == pytest.approx(2 - math.sqrt(2))
+
+
+def test_barlow_twins_by_hand():
+    z1 = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])  # standardised already; the two features equal
+    z2 = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    # c = [[1, -1], [1, -1]]: on-diagonal (1-1)^2 + (-1-1)^2 = 4, off-diagonal (-1)^2 + 1^2 = 2
+    assert losses.barlow_twins(z1, z2, 0.5).item() == pytest.approx(4 + 0.5 * 2)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_method_loss_decreases_on_a_tiny_batch(method):
+    torch.manual_seed(0)
+    learner = SelfSupervised(tiny_backbone(), small(method))
+    opt = torch.optim.SGD([p for p in learner.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    images = torch.randn(32, 1, 3, 16, 16)  # four batches of 8, each view a noisy copy
+    seen = []
+    for step in range(12):
+        views = images[8 * (step % 4):8 * (step % 4 + 1)].expand(-1, 2, -1, -1, -1) + 0.1 * torch.randn(8, 2, 3, 16, 16)
+        loss = learner(views)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen.append(loss.item())
+    assert sum(seen[-4:]) < sum(seen[1:5]), seen  # from step 2: MoCo's first queue holds random vectors
+
+
+def test_momentum_encoder_moves_by_average_only():
+    torch.manual_seed(0)
+    learner = SelfSupervised(tiny_backbone(), small("byol"))
+    before = [p.detach().clone() for p in learner.target.parameters()]
+    online = [p.detach().clone() for p in learner.online.parameters()]
+    learner(torch.randn(8, 2, 3, 16, 16)).backward()
+    m = learner.momentum()
+    for t, b, o in zip(learner.target.parameters(), before, online):
+        assert t.grad is None and not t.requires_grad
+        torch.testing.assert_close(t.detach(), b * m + o * (1 - m))
+
+
+def test_resume_is_exact(tmp_path):
+    common = dict(method="mocov2", **SMALL_HEADS, subset=30, val_subset=10, epochs=2, batch_size=8, **RUN)
+    whole = pretrain(output=str(tmp_path / "whole"), **common)
+    pretrain(output=str(tmp_path / "cut"), stop_after_steps=4, **common)  # mid-epoch 2 (3 steps per epoch)
+    resumed = pretrain(resume=str(tmp_path / "cut"), stop_after_steps=None)
+    assert resumed.epochs_done == 2
+    a, b = load_state(whole.run_dir), load_state(resumed.run_dir)
+    for part in ("model", "optimizer"):  # every weight, momentum buffer and the queue, bit for bit
+        flat_a, flat_b = _tensors(a[part]), _tensors(b[part])
+        assert flat_a.keys() == flat_b.keys() and all(torch.equal(flat_a[k], flat_b[k]) for k in flat_a)
+    assert resumed.metrics["knn_top1"] == whole.metrics["knn_top1"]
+
+
+def _tensors(tree, prefix="") -> dict:
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else []
+    return {k: v for key, sub in items for k, v in _tensors(sub, f"{prefix}/{key}").items()}
+
+
+def test_backbone_loads_with_create_model_for_fine_tuning(tmp_path):
+    result = pretrain(method="simsiam", proj_hidden=16, proj_dim=8, pred_hidden=8, subset=20, epochs=1,
+                      batch_size=10, output=str(tmp_path / "run"), **RUN)
+    assert "knn_top1" in result.metrics
+    model = create_model("resnet20_cifar", weights=str(result.run_dir), input_size=16,  # the run, as any run
+                         depths=(1, 1, 1), widths=(4, 8, 16), stem_channels=4)
+    saved = load_file(result.run_dir / "last.safetensors")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+
+
+def _gathered_losses(rank: int, world: int, store_path: str, z1, z2, out):
+    import torch.distributed as dist
+
+    from reslab.selfsup.gather import gather_with_grad
+
+    dist.init_process_group("gloo", store=dist.FileStore(store_path, world), rank=rank, world_size=world)
+    n = len(z1) // world
+    for name, fn in (("nt_xent", lambda a, b: losses.nt_xent(a, b, 0.5)),
+                     ("barlow", lambda a, b: losses.barlow_twins(a, b, 0.01))):
+        a = z1[rank * n:(rank + 1) * n].clone().requires_grad_(True)
+        b = z2[rank * n:(rank + 1) * n].clone().requires_grad_(True)
+        loss = fn(gather_with_grad(a), gather_with_grad(b))
+        loss.backward()
+        out[f"{name}{rank}"] = (loss.item(), a.grad.clone())
+    dist.destroy_process_group()
+
+
+def test_gloo_gather_gives_the_whole_batch_loss_and_gradient(tmp_path):
+    import torch.multiprocessing as mp
+
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(8, 4), torch.randn(8, 4)
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_gathered_losses, args=(2, str(tmp_path / "store"), z1, z2, out), nprocs=2)
+        out = dict(out)
+    for name, fn in (("nt_xent", lambda a, b: losses.nt_xent(a, b, 0.5)),
+                     ("barlow", lambda a, b: losses.barlow_twins(a, b, 0.01))):
+        a = z1.clone().requires_grad_(True)
+        whole = fn(a, z2)
+        whole.backward()
+        for rank in range(2):
+            loss, grad = out[f"{name}{rank}"]
+            assert loss == pytest.approx(whole.item(), rel=1e-5)
+            # every rank computes the global loss, so each rank's rows get world x the gradient; DDP averages it back
+            torch.testing.assert_close(grad / 2, a.grad[rank * 4:(rank + 1) * 4], rtol=1e-4, atol=1e-6)
+
+
+def test_every_image_family_pretrains_through_the_protocol():
+    from reslab.registry import list_presets
+
+    first = {}
+    for preset in list_presets():  # one preset of each family that takes RGB images
+        if preset.spec.in_chans == 3:
+            first.setdefault(type(preset.spec), preset.name)
+    assert len(first) >= 2
+    for name in first.values():
+        learner = SelfSupervised(create_model(name, input_size=32), small("byol"))
+        learner(torch.randn(2, 2, 3, 32, 32)).backward()
+        assert learner.backbone.get_classifier().weight.grad is None  # the head is not part of pre-training
+        assert all(p.grad is not None for p in learner.online.projector.parameters())

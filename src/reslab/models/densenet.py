@@ -151,7 +151,4 @@ class DenseNet(FamilyModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if not self.grad_checkpointing:
             return self.features(x)  # one call through the torchvision-named sequence
-        x = self.forward_stem(x)
-        for stage in self.stages:
-            x = self.run_stage(stage, x)
-        return self.features.act5(self.features.norm5(x))
+        return self.features.act5(self.features.norm5(super().forward_features(x)))

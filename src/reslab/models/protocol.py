@@ -34,7 +34,11 @@ class FamilyModel(nn.Module):
         raise NotImplementedError
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Stem, then each stage; a family with a final norm after the last stage adds it."""
+        x = self.forward_stem(x)
+        for stage in self.stages:
+            x = self.run_stage(stage, x)
+        return x
 
     def run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """One stage; with grad checkpointing on (training only), its activations are recomputed in backward."""

@@ -280,7 +280,4 @@ class ResNet(FamilyModel):
         return self.maxpool(self.act1(self.bn1(self.conv1(x))))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.forward_stem(x)
-        for stage in self.stages:
-            x = self.run_stage(stage, x)
-        return self.act(self.norm(x))
+        return self.act(self.norm(super().forward_features(x)))

@@ -58,13 +58,15 @@ def soft_target_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> 
     return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
 
-def build_model(cfg: TrainConfig, num_classes: int):
+def build_model(cfg: TrainConfig, num_classes: int, in_chans: int | None = None):
     from ..finetune import freeze, freeze_bn
     from ..registry import get_preset
 
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.spec.items()}
+    if in_chans is not None:
+        overrides["in_chans"] = in_chans
     overrides |= {k: getattr(cfg, k) for k in ("drop_path_rate", "drop_rate", "zero_init_last")
-                 if getattr(cfg, k) is not None}
+                 if getattr(cfg, k) is not None and not _recipe_field_absent(cfg, k)}
     if cfg.depth_scaled_regularisation:
         # ResNet-RS (Bello et al. 2021, Table 8 / App. C): dropout 0.25, stochastic depth only from ResNet-200 up
         overrides.setdefault("drop_rate", 0.25)
@@ -77,10 +79,25 @@ def build_model(cfg: TrainConfig, num_classes: int):
         freeze(model, names=list(cfg.freeze))
     if cfg.freeze_bn:
         freeze_bn(model)
+    if cfg.linear_probe:
+        from ..selfsup.probe import make_linear_probe
+
+        make_linear_probe(model)
     return model
 
 
 # --- the loop -----------------------------------------------------------------------------------------------------
+
+def _recipe_field_absent(cfg: TrainConfig, name: str) -> bool:
+    """A model-side setting that came from the recipe (e.g. tricks2018's zero_init_last) for a family whose spec
+    has no such field (ConvNeXt has layer scale instead): the recipe's value does not apply. Set by hand, it is
+    passed on, and the spec names the field it does not know."""
+    from ..registry import get_preset
+    from .recipes import get_recipe
+
+    set_by_recipe = get_recipe(cfg.recipe).get(name) == getattr(cfg, name)
+    return set_by_recipe and name not in get_preset(cfg.model).spec.to_dict()
+
 
 def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
     """Train as `config` says (a TrainConfig, a dict of its fields, or None for the default job).
@@ -334,11 +351,11 @@ class Run:
 
 def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: float) -> Run:
     """Everything the loop needs, every problem with the data found before a single step; resumed from `state`."""
-    from ..data import UnreadableImages
+    from ..data import UnreadableImages, is_audio
     from ..data.mixing import BatchMixer
 
     train_set, val_set, classes, rank_batch = _open_data(cfg, env)
-    model, pre = _build_model(cfg, len(classes), device)
+    model, pre = _build_model(cfg, len(classes), device, audio=is_audio(train_set))
     base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch  # linear scaling with the global batch
     optimizer = build_optimizer(_param_groups(cfg, model), cfg, base_lr)
     ema = WeightEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -354,6 +371,10 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
         _resume(run, state)
     elif env.is_main:
         _start_run_dir(run.run_dir, cfg)
+    if cfg.semi:  # the unlabelled stream opens where the run stands (after a resume, where it stopped)
+        from ..selfsup.semi import SemiSupervised
+
+        run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch).start(run.global_step)
     run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
             f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}"
@@ -403,6 +424,10 @@ def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
                             f"{len(available)} (or leave it out for all)")
     if cfg.subset:
         train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
+    if cfg.labels_per_class:
+        from ..selfsup.few_labels import labels_per_class
+
+        train_set = labels_per_class(train_set, cfg.labels_per_class, cfg.seed)
     if cfg.val_subset:
         val_set = ClassBalancedSubset(val_set, cfg.val_subset, seed=0)
     if cfg.batch_size % (env.world * cfg.accum_steps):
@@ -417,9 +442,13 @@ def _silent(*args, **kwargs) -> None:
     pass
 
 
-def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device):
-    """(model on the device, its preprocessing with --test-crop-pct applied)."""
-    model = build_model(cfg, num_classes).to(device)
+def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, audio: bool = False):
+    """(model on the device, its preprocessing with --test-crop-pct applied); on clips, a one-channel model whose
+    preprocessing is their log-mel features."""
+    from ..data.audio import fit_to_data
+
+    model = build_model(cfg, num_classes, in_chans=1 if audio else None).to(device)
+    fit_to_data(model, audio, cfg.data)
     pre = model.preprocessing
     if cfg.test_crop_pct:
         pre = type(pre)(**{**pre.__dict__, "crop_pct": cfg.test_crop_pct})

@@ -104,7 +104,7 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
         f"Comparison: {', '.join(config.models)}", summaries,
         {"data": config.data or "digits (built-in)", "recipe": config.recipe, "epochs": config.epochs,
          "seeds": config.seeds, **config.train_options},
-        _machine(), config.note)
+        _machine(), " ".join(filter(None, [config.note, AUDIO_NOTE if _audio_data(config) else ""])))
     return write_report(comparison, Path(config.output), CURVE_COLUMNS)
 
 
@@ -233,7 +233,36 @@ def _log_rows(directory: Path) -> list[dict]:
     return rows
 
 
+AUDIO_NOTE = ("Audio: GMACs are per second of audio and img/s are one-second clips per second, each model as trained "
+              "on these log-mel features (one channel).")
+
+
+def _audio_data(config: CompareConfig) -> bool:
+    from .data.audio import AUDIO_SUFFIXES
+    from .data.images import find_images
+
+    train = Path(config.data or DEFAULT_DATASET) / "train"
+    return train.is_dir() and bool(find_images(train, AUDIO_SUFFIXES))
+
+
+def _summarise_audio(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:
+    """Cost and speed on the features the models trained on: a second of audio, not a square image."""
+    from .data.audio import fit_to_data
+    from .data.audio_cost import clips_per_second, macs_per_second
+    from .factory import create_model
+
+    name, overrides = parse_variant(model)
+    net = create_model(name, **{"in_chans": 1, **overrides})
+    fit_to_data(net, True, config.data)
+    features = net.preprocessing.audio
+    params = sum(p.numel() for p in net.parameters())
+    return ModelSummary(model, runs, params / 1e6, macs_per_second(net, features) / 1e9,
+                        clips_per_second(net, features, config.bench_batch_size))
+
+
 def _summarise(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:
+    if _audio_data(config):
+        return _summarise_audio(config, model, runs)
     spec = variant_spec(model)
     params, macs = cached_complexity(spec)
     bench = BenchSettings("cpu", config.bench_batch_size, repeats=10, warmup=2)

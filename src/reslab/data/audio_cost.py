@@ -50,3 +50,16 @@ def stage_shapes_in_frames(model: nn.Module, features: AudioFeatures) -> list[tu
     maps = extractor(second_of_features(features, model.spec.in_chans))
     model.train(was_training)
     return [(info["name"], tuple(m.shape[1:])) for info, m in zip(model.feature_info, maps)]
+
+
+@torch.no_grad()
+def clips_per_second(model: nn.Module, features: AudioFeatures, batch_size: int = 16, repeats: int = 5) -> float:
+    """Inference throughput on one-second clips' features (median of `repeats` timed batches)."""
+    from ..bench.timing import time_in_turn
+
+    was_training = model.training
+    x = second_of_features(features, model.spec.in_chans).expand(batch_size, -1, -1, -1).contiguous()
+    model.eval()
+    (times,) = time_in_turn([lambda: model(x)], repeats, "cpu")
+    model.train(was_training)
+    return batch_size / (sorted(times)[len(times) // 2] / 1000)

@@ -49,13 +49,13 @@ class UnlabelledStream(Sampler):
 
 class SemiSupervised:
     """forward_loss(images, targets) -> (loss, labelled logits) for the engine, drawing the step's unlabelled batch
-    from its own stream."""
+    from its own stream; `labelled_loss(logits, soft targets, kind)` is the engine's supervised loss."""
 
-    def __init__(self, cfg, net, device, env, pre, rank_batch: int):
+    def __init__(self, cfg, net, device, env, pre, rank_batch: int, labelled_loss):
         from ..data.transforms import train_transform
         from .views import Views
 
-        self.cfg, self.net, self.device, self.env = cfg, net, device, env
+        self.cfg, self.net, self.device, self.env, self.labelled_loss = cfg, net, device, env, labelled_loss
         self.method = SEMI_METHODS[cfg.semi]
         self.pool = open_pool(cfg)
         self.batch = self.method["mu"] * rank_batch
@@ -90,7 +90,6 @@ class SemiSupervised:
 
     def forward_loss(self, images: torch.Tensor, targets: torch.Tensor):
         from ..train.device import autocast
-        from ..train.engine import soft_target_loss
 
         u = next(self.stream).images.to(self.device, non_blocking=True)  # (mu B, views, C, H, W)
         n, m = len(images), len(u)
@@ -99,7 +98,7 @@ class SemiSupervised:
         labelled, weak = logits[:n], logits[n:n + m]
         strong = logits[n + m:] if self.method["strong"] else weak
         loss_u, _ = unlabelled_loss(weak, strong, self.method["threshold"])
-        return soft_target_loss(labelled, targets, self.cfg.loss) + self.method["lambda_u"] * loss_u, labelled
+        return self.labelled_loss(labelled, targets, self.cfg.loss) + self.method["lambda_u"] * loss_u, labelled
 
 
 def open_pool(cfg):

@@ -374,7 +374,8 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     if cfg.semi:  # the unlabelled stream opens where the run stands (after a resume, where it stopped)
         from ..selfsup.semi import SemiSupervised
 
-        run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch).start(run.global_step)
+        run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch,
+                                         soft_target_loss).start(run.global_step)
     run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
             f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}"

@@ -1,5 +1,7 @@
 """Presets without an oracle match the parameter count their paper reports (within 2%):
 the numbers are the papers' (see ../shared/reference/paper_table.csv)."""
+import json
+
 import pytest
 
 import reslab
@@ -26,3 +28,20 @@ def test_parameter_count_matches_the_paper(name):
 def test_multiply_accumulates_match_the_measured_reference(name, gmacs):
     # paper_table.csv: the 2015 placement of the stride gives the paper's 3.8 GMACs for ResNet-50
     assert cached_complexity(reslab.get_spec(name))[1] / 1e9 == pytest.approx(gmacs, abs=0.01)
+
+
+def test_a_cached_count_is_not_reused_once_the_builders_change(tmp_path, monkeypatch):
+    """The disk cache of counts is keyed by the builders' code too: a count cached for an older network is
+    recomputed, not shown for the new one."""
+    from reslab import complexity
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = reslab.get_spec("resnet20_cifar")
+    truth = complexity.spec_complexity(spec)
+    complexity.cached_complexity(spec)
+    cache = complexity._cache_file()
+    stale = {key: [1, 1] for key in json.loads(cache.read_text())}  # as if an old builder made them
+    cache.write_text(json.dumps(stale))
+    assert complexity.cached_complexity(spec) == (1, 1)  # same code: the cache is trusted
+    monkeypatch.setattr(complexity, "_builders_digest", lambda: "changed builders")
+    assert complexity.cached_complexity(spec) == truth

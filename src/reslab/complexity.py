@@ -1,6 +1,7 @@
 """Parameters, multiply-accumulates and per-stage output shapes of a model, measured by running it."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -58,10 +59,22 @@ def _cache_file() -> Path:
     return Path(root) / "reslab" / "complexity.json"
 
 
+@functools.lru_cache(maxsize=1)
+def _builders_digest() -> str:
+    """A digest of the code that turns specs into networks (models/ and layers/): a cached count is for the
+    builders that made it, not for a spec whose builder has since changed."""
+    package = Path(__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted([*package.glob("models/*.py"), *package.glob("layers/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def cached_complexity(spec, input_size: int | None = None) -> tuple[int, int]:
-    """`spec_complexity`, remembered on disk by the spec's JSON, so listing the zoo stays fast."""
+    """`spec_complexity`, remembered on disk by the spec's JSON and the builders' code, so listing the zoo stays
+    fast."""
     size = input_size or spec.input_size
-    key = hashlib.sha1((spec.to_json() + f"@{size}").encode()).hexdigest()
+    key = hashlib.sha1((spec.to_json() + f"@{size}#{_builders_digest()}").encode()).hexdigest()
     path = _cache_file()
     try:
         cache = json.loads(path.read_text())

@@ -139,6 +139,7 @@ def _gathered_losses(rank: int, world: int, store_path: str, z1, z2, out):
         loss = fn(gather_with_grad(a), gather_with_grad(b))
         loss.backward()
         out[f"{name}{rank}"] = (loss.item(), a.grad.clone())
+    dist.barrier()  # neither process tears gloo down while the other still talks to it (that aborted 1 run in 4)
     dist.destroy_process_group()
 
 

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from ..spec.preprocessing import audio_preprocessing
 from .audio_io import AUDIO_SUFFIXES, Clip, read_clip
 from .errors import DataError
-from .images import IMAGE_SUFFIXES, find_images
+from .images import IMAGE_SUFFIXES, check_every_class_found, find_images
 
 LONG_CLIP = 4.0  # a clip this many times the median length is "far longer than the rest", and said so
 
@@ -41,11 +41,8 @@ class AudioFolder(Dataset):
             self.samples.append((str(path), self.class_to_idx[parts[0]]))
             self.clips.append(clip)
         self.targets = [label for _, label in self.samples]
-        found = set(self.targets)
-        missing = [c for i, c in enumerate(self.classes) if i not in found]
-        if missing:
-            raise DataError(f"{root}: class directories without (non-empty) clips: {', '.join(missing)} (clips "
-                            f"end {', '.join(AUDIO_SUFFIXES)})")
+        check_every_class_found(root, self.classes, self.targets, "clips", AUDIO_SUFFIXES,
+                                "(non-empty) ")
         for line in self._report(empty):
             say(f"{root}: {line}")
 

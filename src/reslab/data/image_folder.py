@@ -10,7 +10,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from .errors import DataError
-from .images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image
+from .images import IMAGE_SUFFIXES, UnreadableImageError, check_every_class_found, find_images, open_image
 
 
 class CheckedImageFolder(Dataset):
@@ -30,11 +30,7 @@ class CheckedImageFolder(Dataset):
         self.samples = [(str(f), self.class_to_idx[f.relative_to(root).parts[0]]) for f in find_images(root)
                         if len(f.relative_to(root).parts) > 1]
         self.targets = [label for _, label in self.samples]
-        found = set(self.targets)
-        empty = [c for i, c in enumerate(self.classes) if i not in found]
-        if empty:
-            raise DataError(f"{root}: class directories without images: {', '.join(empty)} (images end "
-                            f"{', '.join(IMAGE_SUFFIXES)})")
+        check_every_class_found(root, self.classes, self.targets, "images", IMAGE_SUFFIXES)
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -80,3 +80,14 @@ def find_images(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> lis
                                 f"more than once; keep one path per image")
             files_seen[real] = path
     return sorted(files_seen.values())
+
+
+def check_every_class_found(root, classes: list[str], targets: list[int], kind: str, suffixes,
+                            qualifier: str = "") -> None:
+    """A DataError naming the class folders of `root` in which no file of `kind` (ending in `suffixes`) was
+    found (`qualifier`: e.g. "(non-empty) ")."""
+    found = set(targets)
+    missing = [c for i, c in enumerate(classes) if i not in found]
+    if missing:
+        raise DataError(f"{root}: class directories without {qualifier}{kind}: {', '.join(missing)} ({kind} end "
+                        f"{', '.join(suffixes)})")

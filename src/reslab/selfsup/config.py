@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..train.config import RUN_CONTROLS, ConfigError, check_fields, flag
+from ..train.config import RUN_CONTROLS, ConfigError, check_fields, flag, recipe_with
 from ..train.rundir import CONFIG
-from ..train.recipes import rescale_epochs
 from .methods import METHODS, get_method
 
 
@@ -121,11 +120,7 @@ def validate(cfg: PretrainConfig) -> None:
 
 def from_method(method: str = "simclr", **overrides) -> PretrainConfig:
     """The method's recipe, rescaled to `epochs` if given, then the other overrides."""
-    values = get_method(method)
-    epochs = overrides.pop("epochs", None)
-    if epochs is not None and epochs != values["epochs"]:
-        values = rescale_epochs(values, epochs)
-    return PretrainConfig.from_dict({**values, "method": method, **overrides})
+    return PretrainConfig.from_dict(recipe_with(get_method(method), {"method": method, **overrides}))
 
 
 def resume_config(given: dict) -> PretrainConfig:

@@ -245,13 +245,18 @@ def resume_config(given: dict) -> TrainConfig:
     return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **changes)
 
 
-def from_recipe(recipe: str = "cifar", **overrides) -> TrainConfig:
-    """The recipe's values, rescaled to `epochs` if given, then the other overrides."""
-    values = get_recipe(recipe)
+def recipe_with(values: dict, overrides: dict) -> dict:
+    """A recipe's values, rescaled to `epochs` if the overrides give it, then the other overrides."""
+    overrides = dict(overrides)
     epochs = overrides.pop("epochs", None)
     if epochs is not None and epochs != values["epochs"]:
         values = rescale_epochs(values, epochs)
-    return TrainConfig.from_dict({**values, "recipe": recipe, **overrides})
+    return {**values, **overrides}
+
+
+def from_recipe(recipe: str = "cifar", **overrides) -> TrainConfig:
+    """The recipe's values, rescaled to `epochs` if given, then the other overrides."""
+    return TrainConfig.from_dict(recipe_with(get_recipe(recipe), {"recipe": recipe, **overrides}))
 
 
 def default_job(**overrides) -> TrainConfig:

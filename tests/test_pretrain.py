@@ -1,6 +1,7 @@
 """Self-supervised pre-training: each loss against a hand computation, each method learning on a tiny batch, the
 momentum encoder out of the gradient's reach, exact resume, the cross-process gather, and weights that load."""
 import math
+import os
 
 import pytest
 import torch
@@ -139,8 +140,11 @@ def _gathered_losses(rank: int, world: int, store_path: str, z1, z2, out):
         loss = fn(gather_with_grad(a), gather_with_grad(b))
         loss.backward()
         out[f"{name}{rank}"] = (loss.item(), a.grad.clone())
-    dist.barrier()  # neither process tears gloo down while the other still talks to it (that aborted 1 run in 4)
-    dist.destroy_process_group()
+    dist.barrier()  # both ranks' results are in `out` before either leaves
+    # Leave without running C++ destructors: gloo's teardown at interpreter exit aborted now and then ("terminate
+    # called without an active exception", in CI and 1 run in 4 here before the barrier), after the results above
+    # were already computed and stored; what this test checks is the gathered loss and gradient, not gloo's exit.
+    os._exit(0)
 
 
 def test_gloo_gather_gives_the_whole_batch_loss_and_gradient(tmp_path):

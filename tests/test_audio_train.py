@@ -88,21 +88,29 @@ def test_the_crnn_run_exports_to_onnx_with_a_time_axis(crnn_run, tmp_path, capsy
     assert out.is_file() and "verified" in capsys.readouterr().out
 
 
-def test_a_comparison_on_audio_reports_cost_per_second_of_audio_not_per_square_image(tones):
-    """The report's GMACs and img/s columns: each model as it trains on clips (one channel, log-mel features of a
+def test_a_comparison_on_audio_reports_cost_per_second_of_audio_not_per_square_image(tones, tmp_path):
+    """The report's GMACs and img/s columns: each model as it trained on clips (one channel, log-mel features of a
     second of audio), counted here independently with torch's flop counter, not at the preset's image size."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from reslab import create_model, get_spec
     from reslab.compare import CompareConfig, _summarise
     from reslab.complexity import cached_complexity
+    from reslab.report import RunRecord
     from reslab.spec.preprocessing import audio_preprocessing
 
     features = audio_preprocessing().audio
-    summary = _summarise(CompareConfig(("resnet18",), str(tones)), "resnet18", [])
-    model = create_model("resnet18", in_chans=1).eval()
+    small = ["--depths", "1,1,1,1", "--widths", "8,16,32,64", "--stem-channels", "8"]
+    assert main(["train", "--model", "resnet18", *small, "--data", str(tones), *FAST, "--epochs", "1",
+                 "--output", str(tmp_path / "run")]) == 0
+    summary = _summarise(CompareConfig(("resnet18",), str(tones)), "resnet18",
+                         [RunRecord("resnet18", 0, str(tmp_path / "run"), 0.0, 0.0)])
+    model = create_model("resnet18", in_chans=1, num_classes=len(TONES), depths=(1, 1, 1, 1),
+                         widths=(8, 16, 32, 64), stem_channels=8).eval()
+    assert summary.params_m == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, 1, features.n_mels, features.clip_frames))
     assert summary.gmacs == pytest.approx(counter.get_total_flops() / 2 / 1e9, rel=0.02)
-    assert summary.gmacs < cached_complexity(get_spec("resnet18"))[1] / 1e9 / 10  # 224 px would be ~25x more
+    assert summary.gmacs < cached_complexity(get_spec("resnet18").replace(depths=(1, 1, 1, 1), widths=(8, 16, 32, 64),
+                                             stem_channels=8))[1] / 1e9 / 10  # 224 px would be ~25x more
     assert summary.images_per_s > 0

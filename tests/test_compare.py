@@ -1,5 +1,6 @@
 """`reslab compare`: runs trained by reslab.train, the report's numbers read back from the runs' own logs."""
 import csv
+import json
 import statistics
 import sys
 
@@ -9,6 +10,7 @@ import reslab
 from reslab import compare as compare_module
 from reslab.cli import main
 from reslab.compare import CompareConfig, CompareError, compare, run_dir
+from reslab.weights.loading import load_model
 
 # a one-block-per-stage CIFAR ResNet, one epoch on a 100-image subset of the built-in digits: seconds per run
 TINY = "resnet20_cifar:depths=1,1,1"
@@ -105,3 +107,36 @@ def test_the_default_job_is_the_degradation_experiment_of_plain_and_residual_twi
     for p, r in zip(plain, residual):
         assert [row[0] for row in reslab.spec.spec_diff(reslab.get_spec(r), reslab.get_spec(p))] == ["residual"]
     assert CompareConfig().data is None  # the built-in digits
+
+
+SMALL18 = "resnet18:depths=1,1,1,1:widths=8,16,32,64:stem_channels=8"  # a 1000-class preset, trained on 10
+
+
+def test_the_cli_passes_any_training_option_to_every_run_and_reports_the_models_as_trained(tmp_path, capsys):
+    """`reslab compare --optimizer adamw --lr ...` trains every model and seed with them (what each run recorded),
+    and the report's parameter column counts the trained model (a 10-class head), not the 1000-class preset."""
+    args = ["compare", "--models", f"{TINY},{SMALL18}", "--epochs", "1", "--seeds", "1", "--img-size", "32",
+            "--subset", "50", "--val-subset", "50", "--batch-size", "25", "--workers", "0",
+            "--optimizer", "adamw", "--lr", "0.002", "--weight-decay", "0.05", "--schedule", "cosine",
+            "--output", str(tmp_path)]
+    assert main(args) == 0
+    config = CompareConfig((TINY, SMALL18), epochs=1, seeds=1, output=str(tmp_path),
+                           train_options={"img_size": 32, "subset": 50, "val_subset": 50, "batch_size": 25,
+                                          "workers": 0, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.05,
+                                          "schedule": "cosine"})
+    report, cells = (tmp_path / "report.md").read_text(), {}
+    for model in config.models:  # the same settings give the same run folder: the CLI passed exactly these
+        recorded = json.loads((run_dir(config, model, 0) / "config.json").read_text())
+        assert (recorded["optimizer"], recorded["lr"], recorded["weight_decay"], recorded["schedule"]) == \
+            ("adamw", 0.002, 0.05, "cosine")
+        trained = load_model(run_dir(config, model, 0) / "last.safetensors")
+        params = sum(p.numel() for p in trained.parameters())
+        row = next(line for line in report.splitlines() if line.startswith(f"| {model} "))
+        cells[model] = [c.strip() for c in row.split("|")]
+        assert f"{params / 1e6:.3f}" in cells[model]
+    preset_params = sum(p.numel() for p in reslab.create_model(SMALL18.split(":")[0], depths=(1, 1, 1, 1),
+                        widths=(8, 16, 32, 64), stem_channels=8).parameters())
+    assert f"{preset_params / 1e6:.3f}" not in cells[SMALL18]  # 1000 classes: 55,000 more parameters
+    with pytest.raises(SystemExit) as exit_:  # argparse's one-line usage error
+        main(["compare", "--models", TINY, "--no-such-option", "1", "--output", str(tmp_path)])
+    assert exit_.value.code == 2 and "--no-such-option" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from .errors import ReslabError
 from .files import check_writable_folder, save_or_explain
 from .complexity import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
-from .train.rundir import METRICS as LOG_FILE, STATE  # what reslab.train writes in a run directory
+from .train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory
 from .variant import parse_variant, slug, variant_spec
 
 # the default job: the degradation problem of He et al. 2015 (Fig. 1 and 6) on the built-in digits, in minutes:
@@ -245,15 +245,19 @@ def _audio_data(config: CompareConfig) -> bool:
     return train.is_dir() and bool(find_images(train, AUDIO_SUFFIXES))
 
 
+def _trained_model(runs: list[RunRecord]):
+    """The first run's model as it trained (its head sized to the data's classes, its input channels), from the
+    run's own checkpoint: what the report's parameter and cost columns describe."""
+    from .weights.loading import load_model
+
+    return load_model(Path(runs[0].run_dir) / WEIGHTS)
+
+
 def _summarise_audio(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:
     """Cost and speed on the features the models trained on: a second of audio, not a square image."""
-    from .data.audio import fit_to_data
     from .data.audio_cost import clips_per_second, macs_per_second
-    from .factory import create_model
 
-    name, overrides = parse_variant(model)
-    net = create_model(name, **{"in_chans": 1, **overrides})
-    fit_to_data(net, True, config.data)
+    net = _trained_model(runs)
     features = net.preprocessing.audio
     params = sum(p.numel() for p in net.parameters())
     return ModelSummary(model, runs, params / 1e6, macs_per_second(net, features) / 1e9,
@@ -263,8 +267,8 @@ def _summarise_audio(config: CompareConfig, model: str, runs: list[RunRecord]) -
 def _summarise(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:
     if _audio_data(config):
         return _summarise_audio(config, model, runs)
-    spec = variant_spec(model)
-    params, macs = cached_complexity(spec)
+    trained = _trained_model(runs)
+    params, macs = cached_complexity(trained.spec, trained.preprocessing.input_size)
     bench = BenchSettings("cpu", config.bench_batch_size, repeats=10, warmup=2)
     (result,) = run_bench([model], bench).results
     return ModelSummary(model, runs, params / 1e6, macs / 1e9, result.images_per_s)

@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 
+# what compare sets itself, per model and seed, or that a side-by-side comparison cannot vary
+COMPARE_DECIDES = {"model", "spec", "data", "recipe", "epochs", "seed", "output", "resume", "source", "weights_rename",
+                   "progress", "stop_after_steps"}
+
+
 def add_commands(sub) -> None:
     from ..compare import DEFAULT_MODELS
+    from ..train.config import TrainConfig
+    from .train import HELP, add_config_flags
 
     p = sub.add_parser("compare", help="train models side by side (same recipe, epochs, seeds) and write a report")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
@@ -14,14 +21,12 @@ def add_commands(sub) -> None:
     p.add_argument("--recipe", default="cifar")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--subset", type=int, default=None, help="class-balanced subset of the training images")
-    p.add_argument("--val-subset", type=int, default=None, help="class-balanced subset of the validation images")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--compile", action="store_true", help="torch.compile each model's training step")
-    p.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
     p.add_argument("--output", default="runs/compare",
                    help="report directory; the runs go under OUTPUT/runs, one folder per model and settings: "
                         "finished runs with the same settings are reused, stopped ones resumed")
+    # every other training option of `reslab train` (--optimizer, --lr, --batch-size, --subset, --compile, ...),
+    # the same for every run
+    add_config_flags(p, TrainConfig, COMPARE_DECIDES, HELP)
     p.set_defaults(func=cmd_compare)
 
 
@@ -29,15 +34,15 @@ def cmd_compare(args) -> int:
     from ..compare import DEFAULT_MODELS, DEFAULT_NOTE, CompareConfig, compare
     from ..variant import split_models
 
-    options = {k: v for k, v in (("subset", args.subset), ("val_subset", args.val_subset),
-                                 ("batch_size", args.batch_size)) if v is not None}
-    options |= {k: True for k in ("compile", "channels_last") if getattr(args, k)}
-    if args.data is None and args.batch_size is None:
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("command", "func", "overrides", "models", "data", "recipe", "epochs", "seeds", "output")}
+    if args.data is None and "batch_size" not in options:
         # the digits' 1,437 training images: a batch of 64 gives enough steps per epoch; the lr keeps the paper's
         # 0.1 per 128 images (0.1 at batch 64 left resnet32_cifar at 26.6 +- 14.2% top-1 after 5 epochs)
         options |= {"batch_size": 64}
     models = tuple(split_models(args.models))
     default = models == DEFAULT_MODELS and args.data is None and args.epochs == 5 and args.recipe == "cifar"
+    default = default and set(options) <= {"batch_size"}
     config = CompareConfig(models, args.data, args.recipe, args.epochs, args.seeds, args.output, options,
                            note=DEFAULT_NOTE if default else "")
     md, page = compare(config, log=lambda m: print(m, flush=True))

@@ -181,3 +181,33 @@ def test_every_image_family_pretrains_through_the_protocol():
         learner(torch.randn(2, 2, 3, 32, 32)).backward()
         assert learner.backbone.get_classifier().weight.grad is None  # the head is not part of pre-training
         assert all(p.grad is not None for p in learner.online.projector.parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["simclr", "mocov2"])
+def test_two_processes_under_torchrun_pretrain_end_to_end(tmp_path, method):
+    """`torchrun --nproc-per-node 2 -m reslab pretrain`: one report, weights that load, and for MoCo a queue that
+    takes both processes' keys each step (its pointer moves by the global batch, not by one process's half)."""
+    import subprocess
+    import sys
+
+    queue = ["--queue-size", "64"] if method == "mocov2" else []
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "reslab", "pretrain", "--method", method, "--model", "resnet20_cifar", "--depths", "1,1,1",
+           "--widths", "4,8,16", "--stem-channels", "4", "--proj-hidden", "16", "--proj-dim", "8", *queue,
+           "--subset", "100", "--val-subset", "20", "--epochs", "1", "--batch-size", "16", "--img-size", "16",
+           "--workers", "0", "--no-progress", "--no-tensorboard", "--output", str(tmp_path / "run")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("2 process(es)") == 1 and out.stdout.count("pre-trained 1 epochs") == 1  # rank 0 alone
+    state = load_state(tmp_path / "run")
+    model = _tensors(state["model"])
+    assert all(torch.isfinite(v).all() for v in model.values() if v.is_floating_point())
+    if method == "mocov2":  # 100 images, global batch 16: 6 steps of 16 keys each (one process's 8 alone: 48)
+        (ptr,) = [v for k, v in model.items() if k.endswith("queue_ptr")]
+        assert int(ptr) == 6 * 16 % 64
+    backbone = create_model("resnet20_cifar", weights=str(tmp_path / "run"), input_size=16, depths=(1, 1, 1),
+                            widths=(4, 8, 16), stem_channels=4)
+    saved = load_file(tmp_path / "run" / "last.safetensors")
+    assert all(torch.equal(backbone.state_dict()[k], v) for k, v in saved.items())

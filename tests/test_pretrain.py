@@ -211,3 +211,13 @@ def test_two_processes_under_torchrun_pretrain_end_to_end(tmp_path, method):
                             widths=(4, 8, 16), stem_channels=4)
     saved = load_file(tmp_path / "run" / "last.safetensors")
     assert all(torch.equal(backbone.state_dict()[k], v) for k, v in saved.items())
+
+
+def test_bf16_autocast_pretrains_close_to_float32(tmp_path):
+    """--amp bf16 on the CPU: the same run (seed, data, views) in bfloat16 autocast ends within a few percent of the
+    float32 loss, and is not the float32 run itself (the autocast path is taken)."""
+    common = dict(method="simclr", proj_hidden=16, proj_dim=8, subset=40, val_subset=10, epochs=1, batch_size=10, **RUN)
+    fp32 = pretrain(output=str(tmp_path / "fp32"), **common)
+    bf16 = pretrain(output=str(tmp_path / "bf16"), amp="bf16", **common)
+    assert bf16.metrics["train_loss"] != fp32.metrics["train_loss"]
+    assert bf16.metrics["train_loss"] == pytest.approx(fp32.metrics["train_loss"], rel=0.05)

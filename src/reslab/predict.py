@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from .data.audio_io import AUDIO_SUFFIXES, Clip, read_clip
+from .data.audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, UnreadableAudioError, read_clip
 from .data.errors import DataError
 from .data.images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image, to_rgb
 from .data.transforms import eval_transform
@@ -33,14 +34,15 @@ class Predictor:
         self.preprocessing = self.model.preprocessing
         self.transform = eval_transform(self.preprocessing, self.preprocessing.input_size)
         self.classes = getattr(self.model, "classes", None)
+        self.converted = Counter()  # what reading the clips changed ("2 channels to mono", ...): clips per change
 
     def prepare(self, image) -> torch.Tensor:
         """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input;
         for an audio model, a path or Clip as its log-mel features."""
         if isinstance(image, (str, Path)):
-            image = open_image(image) if self.preprocessing.audio is None else read_clip(image)
+            image = open_image(image) if self.preprocessing.audio is None else self._checked(read_clip(image), image)
         elif isinstance(image, Clip) and self.preprocessing.audio is not None:
-            pass  # a clip already read: its features are computed below
+            image = self._checked(image, "the clip")
         elif isinstance(image, Image.Image):
             image = to_rgb(image)
         elif isinstance(image, torch.Tensor):
@@ -53,6 +55,15 @@ class Predictor:
             raise ReslabError(f"cannot predict on a {type(image).__name__}: give PIL images, (C, H, W) tensors "
                               "or paths")
         return self.transform(image).as_subclass(torch.Tensor)
+
+    def _checked(self, clip: Clip, name) -> Clip:
+        """The clip, if it holds sound; its conversions counted (said once by the caller, not per clip)."""
+        if clip.emptiness():
+            what = clip.emptiness()
+            raise UnreadableAudioError(f"{name} is {what} ({NO_SOUND[what]}): nothing to classify")
+        rate = self.preprocessing.audio.sample_rate
+        self.converted.update(clip.conversions + ((f"{clip.rate} Hz to {rate} Hz",) if clip.rate != rate else ()))
+        return clip
 
     def predict(self, images, topk: int = 5) -> list[list[tuple[str | int, float]]]:
         """Top-k (class name, or index when the checkpoint has no names, and probability) for each image."""

@@ -1,7 +1,7 @@
 """Audio folders on bad input: a .wav that is not audio is refused and named; stereo, 24-bit and 44.1 kHz clips are
-converted and said once per split (not once per file); empty clips are skipped with a count; a silent clip
-trains without a division by zero; a clip far longer than the rest is said and cropped; a folder mixing images
-and audio is refused with the reason."""
+converted and said once per split (not once per file); empty and silent clips are skipped with a count (and
+refused by name by predict); a clip far longer than the rest is said and cropped; a folder mixing images and audio
+is refused with the reason."""
 from __future__ import annotations
 
 import shutil
@@ -66,14 +66,38 @@ def test_empty_clips_are_skipped_with_a_count(data, tmp_path):
 def test_a_class_of_only_empty_clips_is_refused(data, tmp_path):
     for clip in (data / "val" / "low").glob("*.wav"):
         soundfile.write(clip, np.zeros(0, np.float32), RATE)
-    assert_clean_error(_train(data, tmp_path), 2, "low", "without (non-empty) clips")
+    assert_clean_error(_train(data, tmp_path), 2, "low", "without (non-empty, non-silent) clips")
 
 
-def test_a_silent_clip_trains_without_dividing_by_zero(data, tmp_path):
-    soundfile.write(data / "train" / "low" / "silence.wav", np.zeros(RATE // 2, np.float32), RATE)
-    soundfile.write(data / "val" / "low" / "silence.wav", np.zeros(RATE // 2, np.float32), RATE)
+def test_silent_clips_are_skipped_with_a_count_and_a_faint_one_trains(data, tmp_path):
+    for split in ("train", "val"):
+        soundfile.write(data / split / "low" / "silence.wav", np.zeros(RATE // 2, np.float32), RATE)
+        # faint but not silent (peak 3e-4, -70 dBFS): kept; its per-utterance normalisation must not divide by ~0
+        faint = tone(300.0, 0.5, seed=3)
+        soundfile.write(data / split / "low" / "faint.wav", 3e-4 * faint / np.abs(faint).max(), RATE)
     result = _train(data, tmp_path)
     assert result.code == 0 and "nan" not in result.out.lower(), result.out + result.err
+    assert "skipped 1 silent clip(s) (no sample above -80 dBFS)" in result.out
+
+
+def test_predict_names_empty_and_silent_clips_and_says_conversions_once(data, tmp_path):
+    run = tmp_path / "run"
+    assert run_cli([*TRAIN, "--data", data, "--output", run]).code == 0
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    soundfile.write(clips / "empty.wav", np.zeros(0, np.float32), RATE)
+    soundfile.write(clips / "silent.wav", np.zeros(RATE, np.float32), RATE)
+    for i in range(2):
+        mono = tone(300.0, 0.5, seed=70 + i)
+        soundfile.write(clips / f"stereo{i}.wav", np.stack([mono, mono], 1), 44100, subtype="PCM_24")
+    result = run_cli(["predict", clips, "--checkpoint", run, "--topk", "1"])
+    assert result.code == 1  # some files could not be classified: said, the others predicted
+    assert "empty.wav is empty (no samples): nothing to classify" in result.err
+    assert "silent.wav is silent (no sample above -80 dBFS): nothing to classify" in result.err
+    assert [l.split(":")[0] for l in result.out.splitlines()] == [str(clips / f"stereo{i}.wav") for i in range(2)]
+    said = [l for l in result.err.splitlines() if "converted as read" in l]
+    assert said == ["converted as read: 2 clip(s) 2 channels to mono, 2 clip(s) PCM_24 to float, "
+                    "2 clip(s) 44100 Hz to 8000 Hz"]
 
 
 def test_a_clip_far_longer_than_the_rest_is_said_and_cropped(data, tmp_path):

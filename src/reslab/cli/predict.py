@@ -43,8 +43,12 @@ def cmd_predict(args) -> int:
             continue
         rows.append((str(path), preds))
         print(f"{path}: " + ", ".join(f"{name} ({p:.3f})" for name, p in preds))
+    if predictor.converted:
+        print("converted as read: " + ", ".join(f"{n} clip(s) {what}" for what, n in predictor.converted.items()),
+              file=sys.stderr)
     if not rows:
-        raise DataError(f"none of the {len(files)} file(s) could be read as an image (each is named above)")
+        kind = "a clip" if predictor.preprocessing.audio is not None else "an image"
+        raise DataError(f"none of the {len(files)} file(s) could be read as {kind} (each is named above)")
     if output is not None:
         write_predictions(output, rows)
         print(f"wrote {len(rows)} predictions to {output}")

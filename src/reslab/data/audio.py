@@ -1,6 +1,6 @@
 """Audio folders (ROOT/<split>/<class>/<clip>.wav), read once into memory: a dataset of clips is small (FSDD's
 2,700 clips are 9 MB as float32). What reading had to change is said once per split, not once per file:
-channels mixed to mono, sample formats, rates other than the rest, empty clips skipped, clips far longer than
+channels mixed to mono, sample formats, rates other than the rest, empty and silent clips skipped, clips far longer than
 the rest (cropped by the features to their clip length). A folder that mixes images and audio is refused."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ..spec.preprocessing import audio_preprocessing
-from .audio_io import AUDIO_SUFFIXES, Clip, read_clip
+from .audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, read_clip
 from .errors import DataError
 from .images import IMAGE_SUFFIXES, check_every_class_found, find_images
 
@@ -29,20 +29,20 @@ class AudioFolder(Dataset):
         if not self.classes:
             raise DataError(f"{root} holds no class directories: expected {root}/<class>/<clip>.wav")
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        self.samples, self.clips, empty = [], [], []
+        self.samples, self.clips, empty = [], [], {"empty": [], "silent": []}
         for path in find_images(root, AUDIO_SUFFIXES):
             parts = path.relative_to(root).parts
             if len(parts) < 2:
                 continue
             clip = read_clip(path)  # a file that is not audio stops here, named: a dataset should not hold one
-            if len(clip.samples) == 0:
-                empty.append(path)
+            if clip.emptiness():
+                empty[clip.emptiness()].append(path)
                 continue
             self.samples.append((str(path), self.class_to_idx[parts[0]]))
             self.clips.append(clip)
         self.targets = [label for _, label in self.samples]
         check_every_class_found(root, self.classes, self.targets, "clips", AUDIO_SUFFIXES,
-                                "(non-empty) ")
+                                "(non-empty, non-silent) ")
         for line in self._report(empty):
             say(f"{root}: {line}")
 
@@ -55,7 +55,7 @@ class AudioFolder(Dataset):
     def name(self, index: int) -> str:
         return self.samples[index][0]
 
-    def _report(self, empty: list[Path]) -> list[str]:
+    def _report(self, empty: dict[str, list[Path]]) -> list[str]:
         """One line each for what was changed or skipped, with counts and an example."""
         lines = []
         changed = Counter(c for clip in self.clips for c in clip.conversions)
@@ -66,8 +66,9 @@ class AudioFolder(Dataset):
         if changed:
             lines.append("converted as read: " + ", ".join(f"{n} clip(s) {what}" for what, n in changed.items())
                          + "; every clip is resampled to the model's rate")
-        if empty:
-            lines.append(f"skipped {len(empty)} empty clip(s) (no samples), e.g. {empty[0]}")
+        for what, why in NO_SOUND.items():
+            if empty[what]:
+                lines.append(f"skipped {len(empty[what])} {what} clip(s) ({why}), e.g. {empty[what][0]}")
         seconds = [clip.seconds for clip in self.clips]
         median = statistics.median(seconds)
         long = [i for i, s in enumerate(seconds) if s > LONG_CLIP * median]

@@ -12,6 +12,8 @@ from .images import UnreadableImageError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 NATIVE_SUBTYPES = ("PCM_16", "FLOAT")  # read without a change of sample format worth mentioning
+SILENT_PEAK = 1e-4  # a clip whose every sample is below this (-80 dBFS; 16-bit audio's step is 3e-5) holds no sound
+NO_SOUND = {"empty": "no samples", "silent": "no sample above -80 dBFS"}  # Clip.emptiness() -> why, in words
 
 
 class UnreadableAudioError(UnreadableImageError):
@@ -27,6 +29,12 @@ class Clip(NamedTuple):
     @property
     def seconds(self) -> float:
         return len(self.samples) / self.rate
+
+    def emptiness(self) -> str | None:
+        """Why this clip holds nothing to learn from or classify ("empty", "silent"), or None."""
+        if len(self.samples) == 0:
+            return "empty"
+        return "silent" if float(self.samples.abs().max()) < SILENT_PEAK else None
 
 
 def read_clip(path) -> Clip:

@@ -377,7 +377,8 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
         run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch,
                                          soft_target_loss).start(run.global_step)
     run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
-    run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} images, "
+    run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} "
+            f"{'clips' if pre.audio is not None else 'images'}, "
             f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}"
             + (f" (x{cfg.gamma:g} after epochs {', '.join(map(str, cfg.milestones))})" if cfg.schedule == "step" else "")
             + f", {env.world} process(es) on {device}")

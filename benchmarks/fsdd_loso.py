@@ -71,15 +71,26 @@ def main() -> None:
         tmp.write_text(json.dumps(results, indent=1))
         tmp.replace(results_file)
         print(key, results[key], flush=True)
-    rows = [(k.split("/")[1], v) for k, v in results.items() if k.startswith(f"{args.model}/")]
-    print("| held-out speaker | train clips | val clips | val top-1 % | train time (s) |\n|---|---:|---:|---:|---:|")
-    for speaker, v in rows:
-        print(f"| {speaker} | {v['train_clips']:,} | {v['val_clips']} | {v['top1']:.2f} | {v['wall_s']} |")
-    if len(rows) > 1:
-        top1 = [v["top1"] for _, v in rows]
-        print(f"| mean ± std over {len(rows)} speakers | | | {statistics.mean(top1):.2f} ± "
-              f"{statistics.stdev(top1):.2f} | |")
+    print_table({k: v for k, v in results.items() if k.startswith(f"{args.model}/")})
 
+
+def print_table(results: dict) -> None:
+    """One row per held-out speaker (top-1 of each seed and their mean), then the mean over speakers."""
+    by_speaker: dict[str, list[dict]] = {}
+    for key, value in sorted(results.items()):
+        by_speaker.setdefault(key.split("/")[1], []).append(value)
+    print("| held-out speaker | train clips | val clips | val top-1 % per seed | mean | train time per run (s) |\n"
+          "|---|---:|---:|---|---:|---:|")
+    means = []
+    for speaker, runs in by_speaker.items():
+        top1 = [r["top1"] for r in runs]
+        means.append(statistics.mean(top1))
+        print(f"| {speaker} | {runs[0]['train_clips']:,} | {runs[0]['val_clips']} | "
+              f"{', '.join(f'{t:.2f}' for t in top1)} | {means[-1]:.2f} | "
+              f"{statistics.mean(r['wall_s'] for r in runs):.0f} |")
+    if len(means) > 1:
+        print(f"| mean ± std over {len(means)} speakers | | | | **{statistics.mean(means):.2f} ± "
+              f"{statistics.stdev(means):.2f}** | |")
 
 if __name__ == "__main__":
     main()

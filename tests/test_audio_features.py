@@ -4,17 +4,22 @@ against analytic sines and scipy's polyphase resampler, and the clip transform's
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
+from reslab.data.audio_augment import AudioAugment, noisy
 from reslab.data.audio_io import Clip
 from reslab.data.audio_mel import log_mel, mel_filterbank, normalise
 from reslab.data.audio_resample import resample
 from reslab.data.audio_transforms import eval_clip_transform, train_clip_transform
 from reslab.spec import Preprocessing, SpecError
 from reslab.spec.audio import AudioFeatures
+from reslab.train.config import TrainConfig
+
+DEFAULT_AUGMENT = AudioAugment.of(TrainConfig())  # what `reslab train` does to clips unless told otherwise
 
 
 @pytest.mark.parametrize("scale, norm", [("slaney", "slaney"), ("htk", None)])
@@ -99,7 +104,7 @@ def test_clip_transform_pads_and_crops_to_the_stated_duration():
     f = AudioFeatures()  # 1 s: 63 frames of 32 bands
     short = Clip(torch.randn(2400), 8000)  # 0.3 s: 1 + 2400 // 128 = 19 frames, then zeros
     long = Clip(torch.randn(44100 * 3), 44100)  # 3 s at 44.1 kHz: resampled, centre second kept
-    ev, tr = eval_clip_transform(f), train_clip_transform(f)
+    ev, tr = eval_clip_transform(f), train_clip_transform(f, DEFAULT_AUGMENT)
     for clip in (short, long):
         assert ev(clip).shape == tr(clip).shape == (1, 32, 63)
     x = ev(short)[0]
@@ -111,9 +116,9 @@ def test_training_transform_draws_a_shift_noise_and_masks():
     f = AudioFeatures()
     clip = Clip(torch.randn(2400) * 0.3, 8000)
     torch.manual_seed(0)
-    a = train_clip_transform(f)(clip)
+    a = train_clip_transform(f, DEFAULT_AUGMENT)(clip)
     torch.manual_seed(1)
-    b = train_clip_transform(f)(clip)
+    b = train_clip_transform(f, DEFAULT_AUGMENT)(clip)
     assert not torch.equal(a, b)
     nonzero_frames = lambda x: (x[0].abs().sum(0) > 0).nonzero().flatten()  # noqa: E731
     assert nonzero_frames(a)[0] != nonzero_frames(b)[0] or not torch.equal(a, b)
@@ -133,3 +138,23 @@ def test_bad_feature_settings_name_the_field():
         AudioFeatures(f_max=5000.0)  # above 8 kHz's Nyquist
     with pytest.raises(SpecError, match="win_length"):
         AudioFeatures(win_length=512)
+
+
+def test_the_training_config_chooses_the_augmentation():
+    """--noise-p 0 --freq-masks 0 --time-masks 0: a one-second clip trains on exactly its evaluation features;
+    --snr-db 20 (one value) adds noise at 20 dB, measured on the noise itself."""
+    from reslab.train.config import ConfigError
+
+    f, clip = AudioFeatures(), Clip(torch.randn(8000) * 0.3, 8000)  # exactly the model's second: no crop, no shift
+    off = AudioAugment.of(TrainConfig(noise_p=0.0, freq_masks=0, time_masks=0))
+    torch.manual_seed(0)
+    assert torch.equal(train_clip_transform(f, off)(clip), eval_clip_transform(f)(clip))
+    assert not torch.equal(train_clip_transform(f, DEFAULT_AUGMENT)(clip), eval_clip_transform(f)(clip))
+    fixed = AudioAugment.of(TrainConfig(noise_p=1.0, snr_db=(20.0,)))
+    long = torch.randn(200_000) * 0.3
+    noise = noisy(long, fixed) - long
+    assert 10 * math.log10(float(long.pow(2).mean() / noise.pow(2).mean())) == pytest.approx(20.0, abs=0.1)
+    with pytest.raises(ConfigError, match="--snr-db 40.0,10.0: give one SNR"):
+        TrainConfig(snr_db=(40.0, 10.0))
+    with pytest.raises(ConfigError, match="--noise-p 1.5"):
+        TrainConfig(noise_p=1.5)

@@ -10,13 +10,21 @@ import torch
 
 @dataclass(frozen=True)
 class AudioAugment:
-    noise_p: float = 0.5  # share of clips given white noise
-    snr_db: tuple[float, float] = (10.0, 40.0)  # signal-to-noise ratio drawn uniformly in this range
-    # SpecAugment's masks, milder than its LibriSpeech policy: a spoken digit is ~0.4 s (25 frames), one word
-    freq_masks: int = 2  # up to `freq_mask_bands` consecutive mel bands zeroed, this many times
-    freq_mask_bands: int = 4
-    time_masks: int = 1  # up to `time_mask_frames` consecutive frames zeroed, this many times
-    time_mask_frames: int = 5
+    """What to do to training clips; the defaults and their reasons are TrainConfig's fields of the same names."""
+
+    noise_p: float  # share of clips given white noise
+    snr_db: tuple[float, float]  # signal-to-noise ratio drawn uniformly in this range
+    freq_masks: int  # up to `freq_mask_bands` consecutive mel bands zeroed, this many times
+    freq_mask_bands: int
+    time_masks: int  # up to `time_mask_frames` consecutive frames zeroed, this many times
+    time_mask_frames: int
+
+    @classmethod
+    def of(cls, cfg) -> "AudioAugment":
+        """The augmentation a training config asks for; one SNR value is a fixed SNR."""
+        low, high = cfg.snr_db[0], cfg.snr_db[-1]
+        return cls(cfg.noise_p, (float(low), float(high)), cfg.freq_masks, cfg.freq_mask_bands, cfg.time_masks,
+                   cfg.time_mask_frames)
 
 
 def _uniform(low: float, high: float) -> float:

@@ -56,8 +56,8 @@ class ClipTransform:
         return mel.unsqueeze(0)
 
 
-def train_clip_transform(features: AudioFeatures) -> ClipTransform:
-    return ClipTransform(features, AudioAugment())
+def train_clip_transform(features: AudioFeatures, augment: AudioAugment) -> ClipTransform:
+    return ClipTransform(features, augment)
 
 
 def eval_clip_transform(features: AudioFeatures) -> ClipTransform:

@@ -13,9 +13,10 @@ def train_transform(cfg, pre, size: int) -> v2.Compose:
     """`cfg.crop`: "rrc" random-resized crop (ImageNet recipes), "pad" 4-pixel pad + random crop (He et al. 2015,
     Sec. 4.2, CIFAR), "none" resize only. Audio models: the clip's augmented log-mel features instead."""
     if getattr(pre, "audio", None) is not None:
+        from .audio_augment import AudioAugment
         from .audio_transforms import train_clip_transform
 
-        return train_clip_transform(pre.audio)
+        return train_clip_transform(pre.audio, AudioAugment.of(cfg))
     interp = InterpolationMode(pre.interpolation)
     steps = [v2.ToImage()]
     if cfg.crop == "rrc":

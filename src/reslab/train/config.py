@@ -62,6 +62,14 @@ class TrainConfig:
     img_size: int | None = None  # None: the model's own
     test_size: int | None = None
     test_crop_pct: float | None = None  # None: the model's own
+    # audio clips only (data.audio_augment): white noise on a share of the clips at an SNR drawn from a range, and
+    # SpecAugment's masks, milder than its LibriSpeech policy: a spoken digit is ~0.4 s (25 frames), one word
+    noise_p: float = 0.5  # share of clips given white noise
+    snr_db: tuple[float, ...] = (10.0, 40.0)  # the SNR range the noise is drawn in (one value: a fixed SNR)
+    freq_masks: int = 2  # this many times, up to freq_mask_bands consecutive mel bands zeroed
+    freq_mask_bands: int = 4
+    time_masks: int = 1  # this many times, up to time_mask_frames consecutive frames zeroed
+    time_mask_frames: int = 5
     # model-side regularisation (spec overrides)
     drop_path_rate: float | None = None
     drop_rate: float | None = None
@@ -145,7 +153,8 @@ RANGES = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_
           "test_crop_pct": "(0, 1]", "drop_path_rate": "[0, 1)", "drop_rate": "[0, 1)", "ema_decay": "[0, 1)",
           "num_classes": "[1, inf)", "layer_decay": "(0, 1]", "head_lr": "(0, inf)", "seed": "[0, inf)",
           "workers": "[0, inf)", "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)",
-          "labels_per_class": "[1, inf)"}
+          "labels_per_class": "[1, inf)", "noise_p": "[0, 1]", "freq_masks": "[0, inf)", "freq_mask_bands": "[0, inf)",
+          "time_masks": "[0, inf)", "time_mask_frames": "[0, inf)"}
 SEMI = ("fixmatch", "pseudo_label")
 
 
@@ -170,6 +179,9 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.unlabelled is not None and cfg.semi is None:
         raise ConfigError("--unlabelled DIR is the pool of semi-supervised training: give --semi fixmatch or "
                           "pseudo_label with it")
+    if not (len(cfg.snr_db) in (1, 2) and cfg.snr_db[0] <= cfg.snr_db[-1]):
+        raise ConfigError(f"--snr-db {','.join(map(str, cfg.snr_db))}: give one SNR in dB (e.g. 20) or a range to "
+                          "draw from, low,high (e.g. 10,40)")
     if cfg.batch_size % cfg.accum_steps:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of --accum-steps {cfg.accum_steps}")
 

@@ -112,3 +112,26 @@ def test_fixmatch_resume_continues_the_unlabelled_stream_exactly(tmp_path):
     for name in ("last.safetensors", "last_ema.safetensors"):
         a, b = load_file(whole.run_dir / name), load_file(resumed.run_dir / name)
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_fixmatch_settings_given_replace_the_published_ones(tmp_path, monkeypatch):
+    """--semi-threshold, --semi-mu and --semi-lambda-u reach the loss (the threshold it masks with, the unlabelled
+    batch's size); without --semi they are refused."""
+    import reslab.data.loader as loader
+    import reslab.selfsup.semi as semi
+    from reslab.train.config import ConfigError
+
+    thresholds, sizes = [], []
+    real_loss, real_collate = semi.unlabelled_loss, loader.collate_readable
+
+    def spy_loss(weak, strong, threshold):
+        thresholds.append(threshold)
+        sizes.append(len(weak))
+        return real_loss(weak, strong, threshold)
+
+    monkeypatch.setattr(semi, "unlabelled_loss", spy_loss)
+    train(from_recipe("fixmatch", labels_per_class=2, epochs=1, batch_size=4, val_subset=20, semi_threshold=0.6,
+                      semi_mu=3, semi_lambda_u=0.5, output=str(tmp_path / "fm"), **TINY))
+    assert set(thresholds) == {0.6} and set(sizes) == {3 * 4}  # not FixMatch's 0.95 and 7 x 4
+    with pytest.raises(ConfigError, match="--semi-threshold is a setting of semi-supervised training"):
+        from_recipe("cifar", semi_threshold=0.6, **TINY)

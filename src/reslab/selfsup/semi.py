@@ -56,7 +56,8 @@ class SemiSupervised:
         from .views import Views
 
         self.cfg, self.net, self.device, self.env, self.labelled_loss = cfg, net, device, env, labelled_loss
-        self.method = SEMI_METHODS[cfg.semi]
+        given = {k: getattr(cfg, f"semi_{k}") for k in ("threshold", "mu", "lambda_u")}
+        self.method = SEMI_METHODS[cfg.semi] | {k: v for k, v in given.items() if v is not None}
         self.pool = open_pool(cfg)
         self.batch = self.method["mu"] * rank_batch
         if len(self.pool) < self.batch * env.world:

@@ -89,6 +89,10 @@ class TrainConfig:
     linear_probe: bool = False  # train the classifier only: the backbone frozen whole, BatchNorms included
     semi: str | None = None  # fixmatch | pseudo_label
     unlabelled: str | None = None  # the semi-supervised pool (default: the training split, labels hidden)
+    # None: the method's published value (selfsup.semi.SEMI_METHODS)
+    semi_threshold: float | None = None  # confidence a pseudo-label needs (FixMatch: 0.95)
+    semi_mu: int | None = None  # unlabelled images per labelled one in a batch (FixMatch: 7)
+    semi_lambda_u: float | None = None  # weight of the unlabelled loss (FixMatch: 1)
     # execution
     device: str = "auto"
     amp: str = "off"  # off | bf16 | fp16
@@ -154,7 +158,8 @@ RANGES = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_
           "num_classes": "[1, inf)", "layer_decay": "(0, 1]", "head_lr": "(0, inf)", "seed": "[0, inf)",
           "workers": "[0, inf)", "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)",
           "labels_per_class": "[1, inf)", "noise_p": "[0, 1]", "freq_masks": "[0, inf)", "freq_mask_bands": "[0, inf)",
-          "time_masks": "[0, inf)", "time_mask_frames": "[0, inf)"}
+          "time_masks": "[0, inf)", "time_mask_frames": "[0, inf)", "semi_threshold": "[0, 1]", "semi_mu": "[1, inf)",
+          "semi_lambda_u": "[0, inf)"}
 SEMI = ("fixmatch", "pseudo_label")
 
 
@@ -176,8 +181,10 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--warmup-epochs {cfg.warmup_epochs} is longer than the run (--epochs {cfg.epochs})")
     if cfg.semi is not None and cfg.semi not in SEMI:
         raise ConfigError(f"--semi {cfg.semi!r}: expected one of {', '.join(SEMI)}")
-    if cfg.unlabelled is not None and cfg.semi is None:
-        raise ConfigError("--unlabelled DIR is the pool of semi-supervised training: give --semi fixmatch or "
+    given = [flag(k) for k in ("unlabelled", "semi_threshold", "semi_mu", "semi_lambda_u")
+             if getattr(cfg, k) is not None]
+    if given and cfg.semi is None:
+        raise ConfigError(f"{given[0]} is a setting of semi-supervised training: give --semi fixmatch or "
                           "pseudo_label with it")
     if not (len(cfg.snr_db) in (1, 2) and cfg.snr_db[0] <= cfg.snr_db[-1]):
         raise ConfigError(f"--snr-db {','.join(map(str, cfg.snr_db))}: give one SNR in dB (e.g. 20) or a range to "

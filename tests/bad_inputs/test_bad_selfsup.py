@@ -62,3 +62,20 @@ def test_knn_of_a_pretraining_run_works_and_bank_needs_knn(pretrain_run, tiny_fo
     result = run_cli(["eval", "--knn", "--checkpoint", pretrain_run, "--data", tiny_folder])
     assert result.code == 0 and "kNN top-1" in result.out, result.err
     assert_clean_error(run_cli(["eval", "--checkpoint", pretrain_run, "--bank", tiny_folder]), 2, "--bank", "--knn")
+
+
+def test_pretraining_an_audio_model_or_on_audio_is_refused_with_the_reason(tiny_folder, tmp_path):
+    from audio_tones import write_tone_folder
+
+    crnn = ["pretrain", "--data", tiny_folder, "--output", tmp_path / "a", "--model", "resnet_crnn", *TINY_TRAIN[:2]]
+    assert_clean_error(run_cli(crnn), 2, "resnet_crnn takes audio clips", "image views", "reslab train")
+    tones = write_tone_folder(tmp_path / "tones")
+    assert_clean_error(run_cli(pretrain_argv(tones, tmp_path / "b")), 2, "holds audio clips", "image views",
+                       "reslab train")
+
+
+@pytest.mark.parametrize("flag, value", [("--semi-threshold", "0.7"), ("--semi-mu", "3")])
+def test_semi_settings_without_semi(tiny_folder, tmp_path, flag, value):
+    result = run_cli(["train", "--data", tiny_folder, flag, value, "--output", tmp_path / "run", *TINY_MODEL,
+                      *TINY_TRAIN])
+    assert_clean_error(result, 2, flag, "semi-supervised", "--semi fixmatch")

@@ -149,13 +149,13 @@ def _monitor(run: PretrainRun) -> dict:
 def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -> PretrainRun:
     from ..factory import create_model
 
-    train_set, val_set = _open_data(cfg, env)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.spec.items()}
     if cfg.img_size:
         overrides["input_size"] = cfg.img_size
     backbone = create_model(cfg.model, **overrides)
     rank_batch = cfg.batch_size // env.world
-    check_combination(cfg, backbone, rank_batch)
+    check_combination(cfg, backbone, rank_batch)  # before any data is read
+    train_set, val_set = _open_data(cfg, env)
     backbone.get_classifier().requires_grad_(False)  # the head is not pre-trained: fine-tuning or a probe trains it
     learner = SelfSupervised(backbone, cfg).to(device)
     base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch
@@ -186,6 +186,10 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
 
 def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
     """A method and a model (and a batch) that cannot work together, said before any step."""
+    if backbone.preprocessing.audio is not None:
+        raise ReslabError(f"{cfg.model} takes audio clips, but self-supervised pre-training makes image views (crops, "
+                          f"colour, blur) of images: pre-train an image model, or train {cfg.model} with reslab "
+                          "train on a folder of <class>/<clip>.wav")
     chans = backbone.spec.in_chans
     if chans != 3 and (cfg.color_jitter * cfg.jitter_p > 0 or cfg.gray_p > 0):
         raise ReslabError(f"{cfg.method}'s views jitter colour and turn images grayscale, which needs RGB images, "
@@ -200,12 +204,15 @@ def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
 
 
 def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
-    from ..data import ClassBalancedSubset
+    from ..data import ClassBalancedSubset, is_audio
     from .unlabelled import open_images
 
     splits = open_images(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else _silent,
                          progress=cfg.progress and env.is_main)
     train_set, val_set = splits["train"], splits["val"]
+    if is_audio(train_set):
+        raise DataError(f"{cfg.data} holds audio clips, but self-supervised pre-training makes image views (crops, "
+                        "colour, blur) of images: give a folder of images, or train on the clips with reslab train")
     if cfg.subset is not None and cfg.subset > len(train_set):
         raise DataError(f"--subset {cfg.subset} is more than the {len(train_set)} images there")
     if cfg.subset:

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import reslab
 from reslab import compare as compare_module
 from reslab.compare import CompareConfig, compare, run_dir, settings_dir
 from reslab.report import Comparison, ModelSummary, RunRecord, error_curves, write_report
@@ -94,9 +95,14 @@ def test_the_note_is_not_a_setting_so_runs_are_kept(tmp_path):
 
 
 def _fake_run(config, model, seed, metrics_csv: str) -> None:
-    """A finished run as `reslab compare` leaves it, with a hand-written log: nothing trains."""
+    """A finished run as `reslab compare` leaves it, with a hand-written log (and untrained weights): nothing
+    trains."""
+    from reslab.variant import parse_variant
+
     directory = run_dir(config, model, seed)
     directory.mkdir(parents=True)
+    name, overrides = parse_variant(model)
+    reslab.save_weights(reslab.create_model(name, **overrides), directory / "last.safetensors")
     (directory / "metrics.csv").write_text(metrics_csv)
     (directory / "compare.json").write_text(json.dumps({"seed": seed, "wall_s": 1.0}))
 

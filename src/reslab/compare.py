@@ -248,9 +248,17 @@ def _audio_data(config: CompareConfig) -> bool:
 def _trained_model(runs: list[RunRecord]):
     """The first run's model as it trained (its head sized to the data's classes, its input channels), from the
     run's own checkpoint: what the report's parameter and cost columns describe."""
+    from .weights import WeightsError
     from .weights.loading import load_model
 
-    return load_model(Path(runs[0].run_dir) / WEIGHTS)
+    path = Path(runs[0].run_dir) / WEIGHTS
+    if not path.is_file():
+        raise CompareError(f"{runs[0].run_dir}: the run's weights {WEIGHTS} are missing (the report counts the "
+                           f"model as trained from them); delete {runs[0].run_dir} to train that run again")
+    try:
+        return load_model(path)
+    except WeightsError as e:
+        raise CompareError(f"{e}; delete {runs[0].run_dir} to train that run again") from None
 
 
 def _summarise_audio(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:

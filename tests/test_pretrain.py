@@ -221,3 +221,18 @@ def test_bf16_autocast_pretrains_close_to_float32(tmp_path):
     bf16 = pretrain(output=str(tmp_path / "bf16"), amp="bf16", **common)
     assert bf16.metrics["train_loss"] != fp32.metrics["train_loss"]
     assert bf16.metrics["train_loss"] == pytest.approx(fp32.metrics["train_loss"], rel=0.05)
+
+
+@pytest.mark.slow
+def test_compiled_channels_last_pretraining_matches_eager_and_saves_the_same_keys(tmp_path):
+    """--compile --channels-last (as `reslab train`'s): the same run's loss to float tolerance, a checkpoint with the
+    eager run's keys (compiled in place, no `_orig_mod.`), and a resume of it continues."""
+    common = dict(method="byol", proj_hidden=16, proj_dim=8, pred_hidden=8, subset=40, val_subset=10, epochs=1,
+                  batch_size=10, **RUN)
+    eager = pretrain(output=str(tmp_path / "eager"), **common)
+    fast = pretrain(output=str(tmp_path / "fast"), compile=True, channels_last=True, **common)
+    assert fast.metrics["train_loss"] == pytest.approx(eager.metrics["train_loss"], rel=1e-4)
+    assert _tensors(load_state(fast.run_dir)["model"]).keys() == _tensors(load_state(eager.run_dir)["model"]).keys()
+    assert load_file(fast.run_dir / "last.safetensors").keys() == load_file(eager.run_dir / "last.safetensors").keys()
+    resumed = pretrain(resume=str(fast.run_dir), epochs=2)
+    assert resumed.epochs_done == 2

@@ -64,6 +64,8 @@ class PretrainConfig:
     # execution
     device: str = "auto"
     amp: str = "off"
+    channels_last: bool = False
+    compile: bool = False  # torch.compile each network (online, target, predictor) in place: checkpoint keys unchanged
     seed: int = 0
     deterministic: bool = False
     workers: int | None = None

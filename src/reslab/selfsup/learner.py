@@ -73,8 +73,9 @@ class SelfSupervised(nn.Module):
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         """views: (N, 2, C, H, W), the two views of each image."""
-        v1, v2 = views[:, 0], views[:, 1]
         cfg = self.cfg
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        v1, v2 = views[:, 0].contiguous(memory_format=fmt), views[:, 1].contiguous(memory_format=fmt)
         if self.target is not None:
             self.update_target()  # before this step's keys, as MoCo's Algorithm 1
         if cfg.loss == "nt_xent":

@@ -158,6 +158,12 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     train_set, val_set = _open_data(cfg, env)
     backbone.get_classifier().requires_grad_(False)  # the head is not pre-trained: fine-tuning or a probe trains it
     learner = SelfSupervised(backbone, cfg).to(device)
+    if cfg.channels_last:
+        learner = learner.to(memory_format=torch.channels_last)
+    if cfg.compile:
+        for network in (learner.online, learner.target, learner.predictor):
+            if network is not None:
+                network.compile()
     base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch
     optimizer = build_optimizer(param_groups(learner, cfg.weight_decay, cfg.no_decay_norm_bias), cfg, base_lr)
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None

@@ -58,8 +58,7 @@ class Predictor:
 
     def _checked(self, clip: Clip, name) -> Clip:
         """The clip, if it holds sound; its conversions counted (said once by the caller, not per clip)."""
-        if clip.emptiness():
-            what = clip.emptiness()
+        if what := clip.emptiness():
             raise UnreadableAudioError(f"{name} is {what} ({NO_SOUND[what]}): nothing to classify")
         rate = self.preprocessing.audio.sample_rate
         self.converted.update(clip.conversions + ((f"{clip.rate} Hz to {rate} Hz",) if clip.rate != rate else ()))

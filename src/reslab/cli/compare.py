@@ -31,11 +31,14 @@ def add_commands(sub) -> None:
 
 
 def cmd_compare(args) -> int:
+    import dataclasses
+
     from ..compare import DEFAULT_MODELS, DEFAULT_NOTE, CompareConfig, compare
+    from ..train.config import TrainConfig
     from ..variant import split_models
 
-    options = {k: v for k, v in vars(args).items()
-               if k not in ("command", "func", "overrides", "models", "data", "recipe", "epochs", "seeds", "output")}
+    passed_on = {f.name for f in dataclasses.fields(TrainConfig)} - COMPARE_DECIDES
+    options = {k: v for k, v in vars(args).items() if k in passed_on}
     if args.data is None and "batch_size" not in options:
         # the digits' 1,437 training images: a batch of 64 gives enough steps per epoch; the lr keeps the paper's
         # 0.1 per 128 images (0.1 at batch 64 left resnet32_cifar at 26.6 +- 14.2% top-1 after 5 epochs)

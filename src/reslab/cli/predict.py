@@ -44,8 +44,9 @@ def cmd_predict(args) -> int:
         rows.append((str(path), preds))
         print(f"{path}: " + ", ".join(f"{name} ({p:.3f})" for name, p in preds))
     if predictor.converted:
-        print("converted as read: " + ", ".join(f"{n} clip(s) {what}" for what, n in predictor.converted.items()),
-              file=sys.stderr)
+        from ..data.audio_io import converted_line
+
+        print(converted_line(predictor.converted), file=sys.stderr)
     if not rows:
         kind = "a clip" if predictor.preprocessing.audio is not None else "an image"
         raise DataError(f"none of the {len(files)} file(s) could be read as {kind} (each is named above)")

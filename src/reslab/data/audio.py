@@ -11,7 +11,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ..spec.preprocessing import audio_preprocessing
-from .audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, read_clip
+from .audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, converted_line, read_clip
 from .errors import DataError
 from .images import IMAGE_SUFFIXES, check_every_class_found, find_images
 
@@ -35,8 +35,8 @@ class AudioFolder(Dataset):
             if len(parts) < 2:
                 continue
             clip = read_clip(path)  # a file that is not audio stops here, named: a dataset should not hold one
-            if clip.emptiness():
-                empty[clip.emptiness()].append(path)
+            if what := clip.emptiness():
+                empty[what].append(path)
                 continue
             self.samples.append((str(path), self.class_to_idx[parts[0]]))
             self.clips.append(clip)
@@ -64,8 +64,7 @@ class AudioFolder(Dataset):
             usual = rates.most_common(1)[0][0]
             changed |= {f"{r} Hz (most are {usual} Hz)": n for r, n in rates.items() if r != usual}
         if changed:
-            lines.append("converted as read: " + ", ".join(f"{n} clip(s) {what}" for what, n in changed.items())
-                         + "; every clip is resampled to the model's rate")
+            lines.append(converted_line(changed) + "; every clip is resampled to the model's rate")
         for what, why in NO_SOUND.items():
             if empty[what]:
                 lines.append(f"skipped {len(empty[what])} {what} clip(s) ({why}), e.g. {empty[what][0]}")

@@ -2,6 +2,7 @@
 OGG) becomes a mono float32 waveform at its own rate; what had to change on the way is reported, not hidden."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,6 +36,11 @@ class Clip(NamedTuple):
         if len(self.samples) == 0:
             return "empty"
         return "silent" if float(self.samples.abs().max()) < SILENT_PEAK else None
+
+
+def converted_line(changed: Counter) -> str:
+    """What reading changed, said once for many clips: {change: clips} as one line."""
+    return "converted as read: " + ", ".join(f"{n} clip(s) {what}" for what, n in changed.items())
 
 
 def read_clip(path) -> Clip:

@@ -129,7 +129,7 @@ def test_backbone_loads_with_create_model_for_fine_tuning(tmp_path):
 def _gathered_losses(rank: int, world: int, store_path: str, z1, z2, out):
     import torch.distributed as dist
 
-    from reslab.selfsup.gather import gather_with_grad
+    from reslab.train.distributed import gather_with_grad
 
     dist.init_process_group("gloo", store=dist.FileStore(store_path, world), rank=rank, world_size=world)
     n = len(z1) // world
@@ -166,6 +166,56 @@ def test_gloo_gather_gives_the_whole_batch_loss_and_gradient(tmp_path):
             assert loss == pytest.approx(whole.item(), rel=1e-5)
             # every rank computes the global loss, so each rank's rows get world x the gradient; DDP averages it back
             torch.testing.assert_close(grad / 2, a.grad[rank * 4:(rank + 1) * 4], rtol=1e-4, atol=1e-6)
+
+
+def _ddp_step(rank: int, world: int, store_path: str, learner, views, out):
+    import copy
+
+    import torch.distributed as dist
+
+    from reslab.train import distributed
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", store=dist.FileStore(store_path, world), rank=rank, world_size=world)
+    n = len(views) // world
+    for bn in ("global", "local"):
+        net = distributed.wrap(copy.deepcopy(learner), distributed.DistEnv(rank, world), torch.device("cpu"),
+                               sync_bn=bn == "global")
+        loss = net(views[rank * n:(rank + 1) * n])
+        loss.backward()  # DDP averages the gradients over the processes
+        out[f"{bn}{rank}"] = (loss.item(), {k: p.grad.clone() for k, p in net.module.named_parameters()
+                                            if p.grad is not None})
+    dist.barrier()
+    os._exit(0)  # as in _gathered_losses
+
+
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_two_processes_with_global_batch_norm_take_the_one_process_step(tmp_path, method):
+    """SimCLR's global BN / BYOL's synchronised BN: two processes with half the batch each give the loss and the
+    gradient of one process with the whole batch (BatchNorm in the backbone and the heads sees all 8 images); with
+    each process's own statistics (local) they do not."""
+    import torch.multiprocessing as mp
+
+    torch.manual_seed(0)
+    learner = SelfSupervised(tiny_backbone(), small(method))
+    learner.backbone.get_classifier().requires_grad_(False)  # as the loop does: DDP needs every trained weight used
+    views = torch.randn(8, 2, 3, 16, 16)
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_ddp_step, args=(2, str(tmp_path / "store"), learner, views, out), nprocs=2)
+        out = dict(out)
+    one = learner(views)  # one process, the whole batch
+    one.backward()
+    # each process's loss: the whole batch's (SimCLR gathers every embedding), or its half's mean (BYOL)
+    rank_losses = [out[f"global{r}"][0] for r in range(2)]
+    whole = rank_losses[0] if method == "simclr" else sum(rank_losses) / 2
+    assert whole == pytest.approx(one.item(), rel=1e-5)
+    grads = out["global0"][1]
+    assert grads.keys() == {k for k, p in learner.named_parameters() if p.grad is not None}
+    for key, grad in grads.items():
+        torch.testing.assert_close(grad, dict(learner.named_parameters())[key].grad, rtol=1e-3, atol=1e-5, msg=key)
+    local = out["local0"][0] if method == "simclr" else (out["local0"][0] + out["local1"][0]) / 2
+    assert abs(local - one.item()) > 1e-4 * abs(one.item())
 
 
 def test_every_image_family_pretrains_through_the_protocol():

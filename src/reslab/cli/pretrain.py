@@ -7,7 +7,9 @@ import os
 HELP = {"method": "simclr, mocov2, byol, simsiam or barlowtwins (`reslab recipes` lists them with their source)",
         "data": "a folder of images (class folders optional), a dataset root with train/ (and val/ for the kNN "
                 "monitor), or a CIFAR pickle directory; default: built-in digits",
-        "resume": "continue the run in DIR", "val_subset": "validation images the kNN monitor classifies"}
+        "resume": "continue the run in DIR", "val_subset": "validation images the kNN monitor classifies",
+        "cross_process_bn": "under torchrun: global (BatchNorm over every process's batch), shuffle (MoCo's keys from "
+                            "images shuffled across processes) or local; default: the method's"}
 SKIP = {"source", "spec"}
 
 

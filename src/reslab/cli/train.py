@@ -18,7 +18,8 @@ HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle direct
         "labels_per_class": "train on N labelled images per class (class-balanced, drawn with --seed)",
         "linear_probe": "train the classifier only, the backbone frozen (the linear_probe recipe sets it)",
         "semi": "semi-supervised: fixmatch or pseudo_label (default recipe: fixmatch)",
-        "unlabelled": "the unlabelled pool for --semi (default: the training split without its labels)"}
+        "unlabelled": "the unlabelled pool for --semi (default: the training split without its labels)",
+        "sync_bn": "under torchrun: BatchNorm normalises with the statistics of every process's batch (CPU too)"}
 SKIP = {"source", "spec", "weights_rename"}  # weights_rename: --rename below
 
 
@@ -114,7 +115,7 @@ def cmd_recipes(args) -> int:
     rows = [[name, r["epochs"], r["optimizer"], r["schedule"], r["source"]] for name, r in RECIPES.items()]
     print(format_table(["recipe", "epochs", "optimizer", "schedule", "source"], rows))
     rows = [[name, m["epochs"], m["loss"], m["temperature"] if m["loss"] in ("nt_xent", "info_nce") else "-",
-             m["queue_size"] or "-", m["source"]] for name, m in METHODS.items()]
+             m["queue_size"] or "-", m["cross_process_bn"], m["source"]] for name, m in METHODS.items()]
     print("\nself-supervised pre-training (reslab pretrain --method NAME):")
-    print(format_table(["method", "epochs", "loss", "temperature", "queue", "source"], rows))
+    print(format_table(["method", "epochs", "loss", "temperature", "queue", "BN across processes", "source"], rows))
     return 0

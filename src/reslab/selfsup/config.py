@@ -35,6 +35,9 @@ class PretrainConfig:
     momentum_cosine: bool = False
     queue_size: int = 0
     barlow_lambda: float = 0.0
+    # BatchNorm under several processes: statistics of the whole batch (global), or each process's own with MoCo's
+    # keys encoded from images shuffled across processes (shuffle), or each process's own (local)
+    cross_process_bn: str = "global"
     # views
     img_size: int | None = None
     crop_min_scale: float = 0.08
@@ -94,7 +97,7 @@ class PretrainConfig:
 
 CHOICES = {"method": tuple(METHODS), "loss": ("nt_xent", "info_nce", "byol", "simsiam", "barlow"),
            "optimizer": ("sgd", "adamw", "lamb"), "schedule": ("cosine", "step"), "amp": ("off", "bf16", "fp16"),
-           "cache": ("auto", "off")}
+           "cache": ("auto", "off"), "cross_process_bn": ("global", "shuffle", "local")}
 RANGES = {"temperature": "(0, inf)", "proj_dim": "[1, inf)", "proj_hidden": "[0, inf)", "proj_layers": "[1, inf)",
           "pred_hidden": "[0, inf)", "momentum_base": "[0, 1)", "queue_size": "[0, inf)", "barlow_lambda": "[0, inf)",
           "img_size": "[1, inf)", "crop_min_scale": "(0, 1]", "color_jitter": "[0, inf)", "jitter_p": "[0, 1]",
@@ -116,6 +119,9 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(f"--loss {cfg.loss} regresses a prediction head's output: give --pred-hidden N")
     if cfg.loss in ("byol", "info_nce") and not cfg.momentum_base:
         raise ConfigError(f"--loss {cfg.loss} compares with a momentum encoder: give --momentum-base (0, 1)")
+    if cfg.cross_process_bn == "shuffle" and cfg.loss != "info_nce":
+        raise ConfigError(f"--cross-process-bn shuffle shuffles a momentum encoder's keys (MoCo); --loss {cfg.loss} "
+                          f"has none to shuffle: use global or local")
     if cfg.loss == "info_nce" and not cfg.queue_size:
         raise ConfigError("--loss info_nce draws its negatives from a queue: give --queue-size N")
 

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..train.distributed import gather_with_grad
 from . import losses
-from .gather import gather, gather_with_grad
+from .gather import encode_shuffled, gather
 from .heads import mlp
 
 
@@ -87,7 +88,8 @@ class SelfSupervised(nn.Module):
         if cfg.loss == "info_nce":
             q = F.normalize(self.online(v1), dim=1)
             with torch.no_grad():
-                k = F.normalize(self.target(v2), dim=1)
+                k = F.normalize(encode_shuffled(self.target, v2) if cfg.cross_process_bn == "shuffle"
+                                else self.target(v2), dim=1)
             loss = losses.info_nce(q, k, self.queue.clone(), cfg.temperature)
             self.enqueue(gather(k))
             return loss

@@ -167,7 +167,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch
     optimizer = build_optimizer(param_groups(learner, cfg.weight_decay, cfg.no_decay_norm_bias), cfg, base_lr)
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
-    net = distributed.wrap(learner, env, device, sync_bn=False)
+    net = distributed.wrap(learner, env, device, sync_bn=cfg.cross_process_bn == "global")
     sampler, loader = _make_loader(cfg, env, train_set, backbone.preprocessing, rank_batch)
     schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch)
     monitor = (train_set, val_set) if val_set is not None and train_set.classes != ["(unlabelled)"] else None

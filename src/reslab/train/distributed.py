@@ -39,10 +39,39 @@ def init_from_env(device: torch.device) -> DistEnv:
 def wrap(model: nn.Module, env: DistEnv, device: torch.device, sync_bn: bool) -> nn.Module:
     if not env.enabled:
         return model
-    if sync_bn:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if sync_bn:  # batch statistics of the whole batch, on any device (torch's SyncBatchNorm needs a GPU)
+        from .global_bn import globalize_batch_norm
+
+        model = globalize_batch_norm(model)
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """Forward: every process's rows, in rank order. Backward: each process receives the sum over processes of the
+    gradients for its own rows (every process's loss may depend on them)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rank, ctx.rows = dist.get_rank(), len(x)
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Rows of every process (each passes the same number), in rank order; gradients flow back to each process's
+    own rows. One process: x itself. When every process computes the loss of the whole batch from these rows, each
+    process's rows get world x their gradient, and DDP's average over processes gives the one-process gradient."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    return _GatherWithGrad.apply(x)
 
 
 def all_sum(values: list[float], env: DistEnv, device: torch.device) -> list[float]:

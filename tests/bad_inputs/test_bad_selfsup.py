@@ -27,7 +27,8 @@ def pretrain_run(tiny_folder, tmp_path_factory):
     (["--in-chans", "1"], ["simclr", "RGB", "1 channel"]),
     (["--method", "byol", "--batch-size", "1"], ["byol", "at least 2 images"]),
     (["--method", "simclr2"], ["unknown pre-training method", "simclr"]),
-    (["--cross-process-bn", "shuffle"], ["--cross-process-bn shuffle", "momentum encoder", "nt_xent", "global or local"]),
+    (["--cross-process-bn", "shuffle"],
+     ["--cross-process-bn shuffle", "momentum encoder", "nt_xent", "global or local"]),
 ], ids=["batch-larger-than-data", "queue-larger-than-data", "queue-not-batch-multiple", "grayscale-model-colour-views",
         "batch-of-one", "method-typo", "shuffle-bn-without-momentum-encoder"])
 def test_pretrain_refuses(tiny_folder, tmp_path, extra, words):

@@ -96,10 +96,13 @@ def test_momentum_encoder_moves_by_average_only():
         torch.testing.assert_close(t.detach(), b * m + o * (1 - m))
 
 
-def test_resume_is_exact(tmp_path):
-    common = dict(method="mocov2", **SMALL_HEADS, subset=30, val_subset=10, epochs=2, batch_size=8, **RUN)
+@pytest.mark.parametrize("accum", [1, 2])
+def test_resume_is_exact(tmp_path, accum):
+    common = dict(method="mocov2", **SMALL_HEADS, subset=30, val_subset=10, epochs=2, batch_size=8, **RUN,
+                  accum_steps=accum)
     whole = pretrain(output=str(tmp_path / "whole"), **common)
-    pretrain(output=str(tmp_path / "cut"), stop_after_steps=4, **common)  # mid-epoch 2 (3 steps per epoch)
+    # mid-epoch 2: 3 batches of 8 per epoch (with accum 2: 6 parts of 4, 3 optimiser steps)
+    pretrain(output=str(tmp_path / "cut"), stop_after_steps=4 * accum, **common)
     resumed = pretrain(resume=str(tmp_path / "cut"), stop_after_steps=None)
     assert resumed.epochs_done == 2
     a, b = load_state(whole.run_dir), load_state(resumed.run_dir)
@@ -107,6 +110,32 @@ def test_resume_is_exact(tmp_path):
         flat_a, flat_b = _tensors(a[part]), _tensors(b[part])
         assert flat_a.keys() == flat_b.keys() and all(torch.equal(flat_a[k], flat_b[k]) for k in flat_a)
     assert resumed.metrics["knn_top1"] == whole.metrics["knn_top1"]
+
+
+def test_accumulated_batches_take_one_optimiser_and_momentum_step_each(tmp_path, monkeypatch):
+    """--accum-steps 2: a batch of 8 goes as 2 parts of 4; the optimiser and BYOL's momentum encoder move once per
+    batch (moving the encoder at every part would apply its momentum twice), and an epoch ends on a whole batch."""
+    from reslab.selfsup import loop
+
+    calls = {"optimiser": 0, "target": 0}
+    honest_step, honest_update = loop._optimizer_step, SelfSupervised.update_target
+
+    def counted_step(*args):
+        calls["optimiser"] += 1
+        honest_step(*args)
+
+    def counted_update(self):
+        calls["target"] += 1
+        honest_update(self)
+
+    monkeypatch.setattr(loop, "_optimizer_step", counted_step)
+    monkeypatch.setattr(SelfSupervised, "update_target", counted_update)
+    result = pretrain(method="byol", proj_hidden=16, proj_dim=8, pred_hidden=8, subset=32, val_subset=10, epochs=2,
+                      batch_size=8, accum_steps=2, output=str(tmp_path / "run"), **RUN)
+    # 32 asked, 30 class-balanced images: 7 parts of 4 per epoch, of which 6 make whole batches: 3 steps per epoch
+    assert calls == {"optimiser": 2 * 3, "target": 2 * 3}
+    assert load_state(result.run_dir)["global_step"] == 2 * 6  # parts, as --stop-after-steps counts them
+    assert 0 <= result.metrics["train_loss"] < 8  # BYOL's loss: 2 views x (2 - 2 cos) at most
 
 
 def _tensors(tree, prefix="") -> dict:

@@ -49,6 +49,9 @@ class PretrainConfig:
     # optimiser and schedule
     epochs: int = 500
     batch_size: int = 512
+    # batches of batch_size / accum_steps, one optimiser step per accum_steps of them: the gradient of the whole batch
+    # for per-image losses (BYOL, SimSiam); contrastive losses and BatchNorm see one part at a time
+    accum_steps: int = 1
     optimizer: str = "sgd"
     momentum: float = 0.9
     nesterov: bool = False
@@ -101,8 +104,8 @@ CHOICES = {"method": tuple(METHODS), "loss": ("nt_xent", "info_nce", "byol", "si
 RANGES = {"temperature": "(0, inf)", "proj_dim": "[1, inf)", "proj_hidden": "[0, inf)", "proj_layers": "[1, inf)",
           "pred_hidden": "[0, inf)", "momentum_base": "[0, 1)", "queue_size": "[0, inf)", "barlow_lambda": "[0, inf)",
           "img_size": "[1, inf)", "crop_min_scale": "(0, 1]", "color_jitter": "[0, inf)", "jitter_p": "[0, 1]",
-          "gray_p": "[0, 1]", "epochs": "[1, inf)", "batch_size": "[1, inf)", "momentum": "[0, 1)", "lr": "(0, inf)",
-          "lr_batch": "[1, inf)", "weight_decay": "[0, inf)", "warmup_epochs": "[0, inf)", "min_lr": "[0, inf)",
+          "gray_p": "[0, 1]", "epochs": "[1, inf)", "batch_size": "[1, inf)", "accum_steps": "[1, inf)",
+          "momentum": "[0, 1)", "lr": "(0, inf)", "lr_batch": "[1, inf)", "weight_decay": "[0, inf)", "warmup_epochs": "[0, inf)", "min_lr": "[0, inf)",
           "knn_k": "[1, inf)", "knn_t": "(0, inf)", "seed": "[0, inf)", "workers": "[0, inf)",
           "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)"}
 
@@ -113,6 +116,8 @@ def validate(cfg: PretrainConfig) -> None:
         if len(getattr(cfg, name)) != 2 or not all(0 <= p <= 1 for p in getattr(cfg, name)):
             raise ConfigError(f"{flag(name)} {','.join(map(str, getattr(cfg, name)))}: give two probabilities "
                               f"in [0, 1], one per view")
+    if cfg.batch_size % cfg.accum_steps:
+        raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of --accum-steps {cfg.accum_steps}")
     if cfg.warmup_epochs > cfg.epochs:
         raise ConfigError(f"--warmup-epochs {cfg.warmup_epochs} is longer than the run (--epochs {cfg.epochs})")
     if cfg.loss in ("byol", "simsiam") and not cfg.pred_hidden:

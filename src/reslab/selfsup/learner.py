@@ -72,12 +72,13 @@ class SelfSupervised(nn.Module):
         self.queue[ptr:ptr + len(keys)] = keys
         self.queue_ptr.fill_((ptr + len(keys)) % len(self.queue))
 
-    def forward(self, views: torch.Tensor) -> torch.Tensor:
-        """views: (N, 2, C, H, W), the two views of each image."""
+    def forward(self, views: torch.Tensor, update_target: bool = True) -> torch.Tensor:
+        """views: (N, 2, C, H, W), the two views of each image. `update_target`: move the momentum encoder first
+        (once per optimiser step: not again for the later parts of an accumulated batch)."""
         cfg = self.cfg
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         v1, v2 = views[:, 0].contiguous(memory_format=fmt), views[:, 1].contiguous(memory_format=fmt)
-        if self.target is not None:
+        if self.target is not None and update_target:
             self.update_target()  # before this step's keys, as MoCo's Algorithm 1
         if cfg.loss == "nt_xent":
             return losses.nt_xent(gather_with_grad(self.online(v1)), gather_with_grad(self.online(v2)),

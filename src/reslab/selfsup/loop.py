@@ -62,7 +62,9 @@ class PretrainRun:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.sampler.per_rank // self.rank_batch
+        """Batches per epoch and process: whole optimiser steps only (a multiple of accum_steps)."""
+        accum = self.cfg.accum_steps
+        return self.sampler.per_rank // self.rank_batch // accum * accum
 
     def say(self, *args) -> None:
         if self.env.is_main:
@@ -94,6 +96,8 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
                     loss_sum += _step(run, batch, epoch, i)
                     seen += 1
                     bar.update(i + 1 - first, (i + 1) * run.rank_batch, f"loss {loss_sum / seen:.4f}")
+                    if (i + 1) % cfg.accum_steps:  # stop only between optimiser steps
+                        continue
                     stop_after = cfg.stop_after_steps is not None and run.global_step >= cfg.stop_after_steps
                     if run.stop.requested(env, device) or stop_after:
                         _save(run, epoch, i + 1)
@@ -122,14 +126,16 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
 def _step(run: PretrainRun, batch, epoch: int, i: int) -> float:
     run.schedule.set(run.global_step)
     run.learner.progress = run.global_step / (run.cfg.epochs * run.steps_per_epoch)
+    accum = run.cfg.accum_steps
     with autocast(run.device, run.cfg.amp):
-        loss = run.net(batch.images.to(run.device, non_blocking=True)).float()
+        loss = run.net(batch.images.to(run.device, non_blocking=True), update_target=i % accum == 0).float()
     value = loss.item()
     if not math.isfinite(value):
         raise TrainingDiverged(f"loss became {value} at step {run.global_step + 1} (epoch {epoch + 1}, batch "
                                f"{i + 1}). {DIVERGED_HINT}")
-    (run.scaler.scale(loss) if run.scaler else loss).backward()
-    _optimizer_step(run.learner, run.optimizer, run.scaler, None, 0.0)
+    (run.scaler.scale(loss) if run.scaler else loss).div(accum).backward()
+    if (i + 1) % accum == 0:
+        _optimizer_step(run.learner, run.optimizer, run.scaler, None, 0.0)
     run.global_step += 1
     return value
 
@@ -153,7 +159,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     if cfg.img_size:
         overrides["input_size"] = cfg.img_size
     backbone = create_model(cfg.model, **overrides)
-    rank_batch = cfg.batch_size // env.world
+    rank_batch = cfg.batch_size // env.world // cfg.accum_steps
     check_combination(cfg, backbone, rank_batch)  # before any data is read
     train_set, val_set = _open_data(cfg, env)
     backbone.get_classifier().requires_grad_(False)  # the head is not pre-trained: fine-tuning or a probe trains it
@@ -169,7 +175,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     net = distributed.wrap(learner, env, device, sync_bn=cfg.cross_process_bn == "global")
     sampler, loader = _make_loader(cfg, env, train_set, backbone.preprocessing, rank_batch)
-    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch)
+    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch // cfg.accum_steps * cfg.accum_steps)
     monitor = (train_set, val_set) if val_set is not None and train_set.classes != ["(unlabelled)"] else None
     run = PretrainRun(cfg, env, device, Path(cfg.output), learner, net, optimizer, scaler, schedule, sampler, loader,
                       rank_batch, monitor, dict(state["best"]) if state else {}, _StopRequest())
@@ -203,10 +209,13 @@ def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
                           f"model")
     if rank_batch < 2 and (cfg.proj_bn or cfg.pred_hidden or cfg.loss in NEEDS_BATCH_STATS):
         raise ReslabError(f"{cfg.method} needs at least 2 images per process and step (its heads' BatchNorm and its "
-                          f"loss use batch statistics); --batch-size {cfg.batch_size} gives {rank_batch}")
-    if cfg.queue_size and cfg.queue_size % cfg.batch_size:
-        raise ReslabError(f"--queue-size {cfg.queue_size} must be a multiple of --batch-size {cfg.batch_size} (each "
-                          f"step's keys replace the oldest whole batch)")
+                          f"loss use batch statistics); --batch-size {cfg.batch_size} gives {rank_batch}"
+                          + (f" with --accum-steps {cfg.accum_steps}" if cfg.accum_steps > 1 else ""))
+    keys = cfg.batch_size // cfg.accum_steps  # every forward's keys, over all processes
+    if cfg.queue_size and cfg.queue_size % keys:
+        what = f"--batch-size {cfg.batch_size}" + (f" / --accum-steps {cfg.accum_steps}" if cfg.accum_steps > 1 else "")
+        raise ReslabError(f"--queue-size {cfg.queue_size} must be a multiple of {what} (each step's keys replace the "
+                          f"oldest whole batch)")
 
 
 def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
@@ -225,8 +234,9 @@ def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
         train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
     if val_set is not None and cfg.val_subset:
         val_set = ClassBalancedSubset(val_set, min(cfg.val_subset, len(val_set)), seed=0)
-    if cfg.batch_size % env.world:
-        raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} processes")
+    if cfg.batch_size % (env.world * cfg.accum_steps):
+        raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} process(es) x "
+                          f"{cfg.accum_steps} accumulation step(s)")
     if len(train_set) < cfg.batch_size:
         raise DataError(f"{len(train_set)} images are fewer than one batch of {cfg.batch_size}; give a smaller "
                         f"--batch-size")

@@ -47,18 +47,17 @@ class _Normalise(torch.autograd.Function):
         var = (counts * (variances + (means - mean) ** 2)).sum(0) / n  # within- plus between-process spread
         invstd = torch.rsqrt(var + eps)
         x_hat = (x - _per_channel(mean, x)) * _per_channel(invstd, x)
-        ctx.save_for_backward(x_hat, invstd)
-        ctx.count = n[0].item()
+        ctx.save_for_backward(x_hat, invstd, n)  # tensors, not Python numbers: no device sync on a GPU
         ctx.mark_non_differentiable(mean, var, n)
         return x_hat, mean, var, n
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor, *_statistics_grads):
-        x_hat, invstd = ctx.saved_tensors
+        x_hat, invstd, n = ctx.saved_tensors
         dims = _channel_dims(grad)
         sums = torch.stack([grad.sum(dims), (grad * x_hat).sum(dims)])
         dist.all_reduce(sums)
-        mean_grad, mean_grad_x_hat = (_per_channel(s / ctx.count, grad) for s in sums)
+        mean_grad, mean_grad_x_hat = (_per_channel(s / n, grad) for s in sums)
         return (grad - mean_grad - x_hat * mean_grad_x_hat) * _per_channel(invstd, grad), None
 
 
@@ -77,9 +76,9 @@ class GlobalBatchNorm(_BatchNorm):
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 m = self.momentum if self.momentum is not None else 1.0 / int(self.num_batches_tracked)
-                n = count[0].item()
+                unbiased = var * count / (count - 1).clamp(min=1)
                 self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
-                self.running_var.lerp_((var * n / max(n - 1.0, 1.0)).to(self.running_var.dtype), m)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
         y = x_hat * _per_channel(self.weight, x) + _per_channel(self.bias, x) if self.affine else x_hat
         return y.to(x.dtype)
 

@@ -105,7 +105,8 @@ RANGES = {"temperature": "(0, inf)", "proj_dim": "[1, inf)", "proj_hidden": "[0,
           "pred_hidden": "[0, inf)", "momentum_base": "[0, 1)", "queue_size": "[0, inf)", "barlow_lambda": "[0, inf)",
           "img_size": "[1, inf)", "crop_min_scale": "(0, 1]", "color_jitter": "[0, inf)", "jitter_p": "[0, 1]",
           "gray_p": "[0, 1]", "epochs": "[1, inf)", "batch_size": "[1, inf)", "accum_steps": "[1, inf)",
-          "momentum": "[0, 1)", "lr": "(0, inf)", "lr_batch": "[1, inf)", "weight_decay": "[0, inf)", "warmup_epochs": "[0, inf)", "min_lr": "[0, inf)",
+          "momentum": "[0, 1)", "lr": "(0, inf)", "lr_batch": "[1, inf)", "weight_decay": "[0, inf)",
+          "warmup_epochs": "[0, inf)", "min_lr": "[0, inf)",
           "knn_k": "[1, inf)", "knn_t": "(0, inf)", "seed": "[0, inf)", "workers": "[0, inf)",
           "stop_after_steps": "[1, inf)", "subset": "[1, inf)", "val_subset": "[1, inf)"}
 

@@ -62,13 +62,16 @@ class PretrainRun:
 
     @property
     def steps_per_epoch(self) -> int:
-        """Batches per epoch and process: whole optimiser steps only (a multiple of accum_steps)."""
-        accum = self.cfg.accum_steps
-        return self.sampler.per_rank // self.rank_batch // accum * accum
+        return whole_batches(self.sampler.per_rank, self.rank_batch, self.cfg.accum_steps)
 
     def say(self, *args) -> None:
         if self.env.is_main:
             print(*args)
+
+
+def whole_batches(per_rank: int, rank_batch: int, accum: int) -> int:
+    """Parts a process trains on per epoch: whole optimiser steps only (a multiple of accum)."""
+    return per_rank // rank_batch // accum * accum
 
 
 def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> PretrainResult:
@@ -175,7 +178,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     net = distributed.wrap(learner, env, device, sync_bn=cfg.cross_process_bn == "global")
     sampler, loader = _make_loader(cfg, env, train_set, backbone.preprocessing, rank_batch)
-    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch // cfg.accum_steps * cfg.accum_steps)
+    schedule = LrSchedule(optimizer, cfg, base_lr, whole_batches(sampler.per_rank, rank_batch, cfg.accum_steps))
     monitor = (train_set, val_set) if val_set is not None and train_set.classes != ["(unlabelled)"] else None
     run = PretrainRun(cfg, env, device, Path(cfg.output), learner, net, optimizer, scaler, schedule, sampler, loader,
                       rank_batch, monitor, dict(state["best"]) if state else {}, _StopRequest())
@@ -213,7 +216,7 @@ def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
                           + (f" with --accum-steps {cfg.accum_steps}" if cfg.accum_steps > 1 else ""))
     keys = cfg.batch_size // cfg.accum_steps  # every forward's keys, over all processes
     if cfg.queue_size and cfg.queue_size % keys:
-        what = f"--batch-size {cfg.batch_size}" + (f" / --accum-steps {cfg.accum_steps}" if cfg.accum_steps > 1 else "")
+        what = f"--batch-size {cfg.batch_size}" + (f" / --accum-steps {cfg.accum_steps}" * (cfg.accum_steps > 1))
         raise ReslabError(f"--queue-size {cfg.queue_size} must be a multiple of {what} (each step's keys replace the "
                           f"oldest whole batch)")
 

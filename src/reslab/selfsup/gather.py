@@ -1,25 +1,10 @@
-"""MoCo's keys across processes: gathered for the queue, and encoded from images shuffled across processes.
-
-(The losses that compare images across the whole batch gather with gradients: `train.distributed.gather_with_grad`.)
-"""
+"""MoCo's keys encoded from images shuffled across processes (the gathers themselves: `train.distributed`)."""
 from __future__ import annotations
 
 import torch
 import torch.distributed as dist
 
-
-def world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-@torch.no_grad()
-def gather(x: torch.Tensor) -> torch.Tensor:
-    """Rows of every rank, in rank order, without gradients (MoCo's keys for the queue)."""
-    if world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
+from ..train.distributed import gather, world_size
 
 
 @torch.no_grad()

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..train.distributed import gather_with_grad
+from ..train.distributed import gather, gather_with_grad
 from . import losses
-from .gather import encode_shuffled, gather
+from .gather import encode_shuffled
 from .heads import mlp
 
 

@@ -14,9 +14,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-
-def _world() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+from .distributed import gather, world_size
 
 
 def _channel_dims(x: torch.Tensor) -> list[int]:
@@ -39,9 +37,7 @@ class _Normalise(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, eps: float):
         var, mean = torch.var_mean(x, dim=_channel_dims(x), correction=0)
         local = torch.stack([mean, var, torch.full_like(mean, x.numel() / x.shape[1])])
-        parts = [torch.empty_like(local) for _ in range(_world())]
-        dist.all_gather(parts, local)
-        means, variances, counts = torch.stack(parts).unbind(1)  # each (world, C)
+        means, variances, counts = gather(local[None]).unbind(1)  # each (world, C)
         n = counts.sum(0)
         mean = (counts * means).sum(0) / n
         var = (counts * (variances + (means - mean) ** 2)).sum(0) / n  # within- plus between-process spread
@@ -67,7 +63,7 @@ class GlobalBatchNorm(_BatchNorm):
             raise ValueError(f"GlobalBatchNorm needs (N, C, ...) input, got {x.dim()} dimension(s)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or _world() == 1:
+        if not self.training or world_size() == 1:
             return super().forward(x)
         self._check_input_dim(x)
         xf = x if x.dtype in (torch.float32, torch.float64) else x.float()  # half precision: statistics in float32

@@ -158,7 +158,7 @@ def test_backbone_loads_with_create_model_for_fine_tuning(tmp_path):
 def _gathered_losses(rank: int, world: int, store_path: str, z1, z2, out):
     import torch.distributed as dist
 
-    from reslab.train.distributed import gather_with_grad
+    from reslab.train.collectives import gather_with_grad
 
     dist.init_process_group("gloo", store=dist.FileStore(store_path, world), rank=rank, world_size=world)
     n = len(z1) // world

@@ -1,10 +1,10 @@
-"""MoCo's keys encoded from images shuffled across processes (the gathers themselves: `train.distributed`)."""
+"""MoCo's keys encoded from images shuffled across processes (the gathers themselves: `train.collectives`)."""
 from __future__ import annotations
 
 import torch
 import torch.distributed as dist
 
-from ..train.distributed import gather, world_size
+from ..train.collectives import gather, world_size
 
 
 @torch.no_grad()

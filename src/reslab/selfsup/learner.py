@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..train.distributed import gather, gather_with_grad
+from ..train.collectives import gather, gather_with_grad
 from . import losses
 from .gather import encode_shuffled
 from .heads import mlp

@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .distributed import gather, world_size
+from .collectives import gather, world_size
 
 
 def _channel_dims(x: torch.Tensor) -> list[int]:

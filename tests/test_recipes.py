@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reslab.errors import ReslabError
-from reslab.train import RECIPES, TrainConfig, from_recipe, get_recipe, rescale_epochs
+from reslab.train import RECIPES, TrainConfig, from_recipe, get_recipe, rescale
 from reslab.train.optim import Lamb, param_groups
 from reslab.train.schedule import LrSchedule
 
@@ -30,13 +30,14 @@ def test_recipe_values_follow_the_papers():
     assert all(get_recipe(f"rsb_a{i}")["optimizer"] == "lamb" and get_recipe(f"rsb_a{i}")["loss"] == "bce"
                and get_recipe(f"rsb_a{i}")["test_size"] == 224 for i in (1, 2, 3))
     assert (rs["weight_decay"], rs["label_smoothing"], rs["epochs"]) == (4e-5, 0.1, 350) and rs["ema_decay"] > 0
-    assert cifar["milestones"] == (82, 123) and cifar["crop"] == "pad"  # 50% and 75% of 164 epochs
+    # the paper's iterations: lr / 10 at 32k and 48k, stop at 64k
+    assert (cifar["steps"], cifar["milestones"], cifar["crop"]) == (64000, (32000, 48000), "pad")
 
 
 def test_rescaling_epochs_keeps_milestones_and_warmup_fractions():
-    cifar = rescale_epochs(get_recipe("cifar"), 20)
+    cifar = rescale(get_recipe("cifar"), epochs=20)
     assert cifar["milestones"] == (10, 15)
-    tricks = rescale_epochs(get_recipe("tricks2018"), 12)
+    tricks = rescale(get_recipe("tricks2018"), epochs=12)
     assert tricks["warmup_epochs"] == pytest.approx(0.5)
 
 

@@ -19,6 +19,8 @@ def config(out, **kw):
     values = dict(model="resnet20_cifar", spec={"depths": [1, 1, 1]}, subset=160, val_subset=50, epochs=2,
                   batch_size=16, lr_batch=16, mixup=0.2, ema_decay=0.9, output=str(out), progress=False,
                   tensorboard=False)
+    if "steps" in kw:
+        del values["epochs"]
     return from_recipe("cifar", **{**values, **kw})
 
 
@@ -112,3 +114,42 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_128_plus_signal(tmp_path
     assert done.returncode == 0, done.stderr
     whole = train(config(tmp_path / "whole", epochs=3, mixup=0.0, ema_decay=0.0))
     assert_same_weights(whole.run_dir, tmp_path / "cut")
+
+
+def test_a_run_measured_in_steps_stops_there_and_drops_lr_at_step_milestones(tmp_path):
+    # 10 steps per epoch: 25 steps are two whole epochs and half a third; lr / 10 after steps 12 and 20
+    cfg = config(tmp_path / "steps", steps=25, milestones=(12, 20), mixup=0.0, ema_decay=0.0)
+    assert cfg.steps == 25 and cfg.milestones == (12, 20)
+    result = train(cfg)
+    state = load_state(tmp_path / "steps")
+    assert (result.epochs_done, state["global_step"], state["step_in_epoch"]) == (3, 25, 0)
+    lrs = [float(row.split(",")[-1]) for row in (tmp_path / "steps" / "metrics.csv").read_text().splitlines()[1:]]
+    header = (tmp_path / "steps" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[-1] == "lr" and lrs == pytest.approx([0.1, 0.01, 0.001])  # the lr of each epoch's last step (0-based 9, 19, 24)
+    cut = train(config(tmp_path / "cut", steps=25, milestones=(12, 20), mixup=0.0, ema_decay=0.0,
+                       stop_after_steps=22))
+    assert cut.stopped == "stop_after_steps"
+    resumed = train(config(tmp_path / "x", resume=str(tmp_path / "cut")))
+    assert resumed.epochs_done == 3 and load_state(tmp_path / "cut")["global_step"] == 25
+    assert_same_weights(tmp_path / "steps", tmp_path / "cut")
+    again = train(config(tmp_path / "x", resume=str(tmp_path / "cut")))
+    assert again.finished_before
+
+
+def test_milestones_beyond_the_last_step_or_epoch_are_refused_naming_the_unit(tmp_path):
+    from reslab.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--milestones 12,30: each must be a step between 1 and .*--steps 25"):
+        config(tmp_path, steps=25, milestones=(12, 30))
+    with pytest.raises(ConfigError, match=r"each must be an? epoch between 1 and .*--epochs 2"):
+        config(tmp_path, milestones=(1, 3))
+    with pytest.raises(ConfigError, match="both set the run's length"):
+        from_recipe("cifar", epochs=3, steps=30)
+
+
+def test_the_cifar_recipe_rescaled_to_epochs_keeps_the_papers_fractions():
+    short = from_recipe("cifar", epochs=40)
+    assert short.steps is None and short.milestones == (20, 30)
+    paper = from_recipe("cifar")
+    assert (paper.steps, paper.milestones) == (64000, (32000, 48000))
+    assert from_recipe("cifar", steps=6400).milestones == (3200, 4800)

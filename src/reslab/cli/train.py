@@ -15,6 +15,10 @@ HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle direct
         "weights": "start from this checkpoint (a different --num-classes re-initialises the head)",
         "freeze": "comma-separated parts to freeze: stem,stage1,...,head", "head_lr": "head lr multiplier",
         "stop_after_steps": "save a resumable checkpoint after N steps and stop",
+        "steps": "the run's length in optimiser steps (the 2015 paper's 'iterations'), instead of --epochs; "
+                 "--milestones then count steps (the cifar recipe: 64000, lr / 10 at 32000 and 48000)",
+        "epochs": "the run's length in epochs (on a --steps recipe such as cifar, the milestones keep their "
+                  "fraction of the run)",
         "labels_per_class": "train on N labelled images per class (class-balanced, drawn with --seed)",
         "linear_probe": "train the classifier only, the backbone frozen (the linear_probe recipe sets it)",
         "semi": "semi-supervised: fixmatch or pseudo_label (default recipe: fixmatch)",
@@ -104,7 +108,7 @@ def cmd_train(args) -> int:
 
 def cmd_recipes(args) -> int:
     from ..selfsup.methods import METHODS, get_method
-    from ..train.recipes import RECIPES, get_recipe
+    from ..train.recipes import RECIPES, get_recipe, length
 
     if args.name:
         recipe = get_method(args.name) if args.name in METHODS else get_recipe(args.name)
@@ -112,8 +116,8 @@ def cmd_recipes(args) -> int:
         for key, value in recipe.items():
             print(f"  {key:28s} {value}")
         return 0
-    rows = [[name, r["epochs"], r["optimizer"], r["schedule"], r["source"]] for name, r in RECIPES.items()]
-    print(format_table(["recipe", "epochs", "optimizer", "schedule", "source"], rows))
+    rows = [[name, length(r), r["optimizer"], r["schedule"], r["source"]] for name, r in RECIPES.items()]
+    print(format_table(["recipe", "length", "optimizer", "schedule", "source"], rows))
     rows = [[name, m["epochs"], m["loss"], m["temperature"] if m["loss"] in ("nt_xent", "info_nce") else "-",
              m["queue_size"] or "-", m["cross_process_bn"], m["source"]] for name, m in METHODS.items()]
     print("\nself-supervised pre-training (reslab pretrain --method NAME):")

@@ -7,7 +7,7 @@ import types
 from importlib import import_module
 
 from .config import TrainConfig, default_job, from_recipe
-from .recipes import RECIPES, get_recipe, rescale_epochs
+from .recipes import RECIPES, get_recipe, rescale
 
 _FROM_ENGINE = ("TrainResult", "TrainingDiverged", "train")
 
@@ -29,4 +29,4 @@ class _CallablePackage(types.ModuleType):
 sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["RECIPES", "TrainConfig", "TrainResult", "TrainingDiverged", "default_job", "from_recipe", "get_recipe",
-           "rescale_epochs", "train"]
+           "rescale", "train"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ReslabError
-from .recipes import RECIPES, get_recipe, rescale_epochs
+from .recipes import RECIPES, get_recipe, rescale
 from .rundir import CONFIG
 
 
@@ -32,6 +32,7 @@ class TrainConfig:
     resume: str | None = None
     # schedule and optimiser (recipe fields)
     epochs: int = 164
+    steps: int | None = None  # the run's length in optimiser steps (the paper's iterations); milestones are steps then
     batch_size: int = 128
     lr: float = 0.1
     lr_batch: int = 128
@@ -41,7 +42,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     no_decay_norm_bias: bool = False
     schedule: str = "step"  # step | cosine
-    milestones: tuple[int, ...] = (82, 123)
+    milestones: tuple[int, ...] = (32000, 48000)
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     min_lr: float = 0.0
@@ -149,7 +150,7 @@ CHOICES = {"recipe": tuple(RECIPES), "optimizer": ("sgd", "adamw", "lamb"), "sch
            "auto_augment": ("none", "autoaugment", "randaugment", "trivialaugment")}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # numeric settings and their allowed interval; "(" or ")" excludes that end; None values mean "not set"
-RANGES = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_batch": "[1, inf)",
+RANGES = {"epochs": "[1, inf)", "steps": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)", "lr_batch": "[1, inf)",
           "momentum": "[0, 1)", "weight_decay": "[0, inf)", "gamma": "(0, inf)", "warmup_epochs": "[0, inf)",
           "min_lr": "[0, inf)", "clip_grad": "[0, inf)", "accum_steps": "[1, inf)", "label_smoothing": "[0, 1)",
           "mixup": "[0, inf)", "cutmix": "[0, inf)", "color_jitter": "[0, inf)", "randaug_magnitude": "[0, 30]",
@@ -174,9 +175,12 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--device {cfg.device!r}: expected auto, cpu, mps, cuda or cuda:N")
     if not cfg.output.strip():
         raise ConfigError("--output is empty: give the folder for the run")
-    if cfg.schedule == "step" and any(not 1 <= m <= cfg.epochs for m in cfg.milestones):
-        raise ConfigError(f"--milestones {','.join(map(str, cfg.milestones))}: each must be an epoch between 1 "
-                          f"and --epochs {cfg.epochs}")
+    last, unit = (cfg.steps, "steps") if cfg.steps else (cfg.epochs, "epochs")
+    if cfg.schedule == "step" and any(not 1 <= m <= last for m in cfg.milestones):
+        article = "an" if unit == "epochs" else "a"
+        raise ConfigError(f"--milestones {','.join(map(str, cfg.milestones))}: each must be {article} {unit[:-1]} "
+                          f"between 1 and the run's last, --{unit} {last} (milestones count {unit} when --steps is "
+                          f"{'given' if cfg.steps else 'not given'})")
     if cfg.warmup_epochs > cfg.epochs:
         raise ConfigError(f"--warmup-epochs {cfg.warmup_epochs} is longer than the run (--epochs {cfg.epochs})")
     if cfg.semi is not None and cfg.semi not in SEMI:
@@ -265,11 +269,15 @@ def resume_config(given: dict) -> TrainConfig:
 
 
 def recipe_with(values: dict, overrides: dict) -> dict:
-    """A recipe's values, rescaled to `epochs` if the overrides give it, then the other overrides."""
+    """A recipe's values, rescaled to `epochs` or `steps` if the overrides give one, then the other overrides."""
     overrides = dict(overrides)
-    epochs = overrides.pop("epochs", None)
-    if epochs is not None and epochs != values["epochs"]:
-        values = rescale_epochs(values, epochs)
+    epochs, steps = overrides.pop("epochs", None), overrides.pop("steps", None)
+    if steps is not None and epochs is not None:
+        raise ConfigError(f"--epochs {epochs} and --steps {steps} both set the run's length: give one")
+    if steps is not None and steps != values.get("steps"):
+        values = rescale(values, steps=steps)
+    elif epochs is not None and (values.get("steps") or epochs != values["epochs"]):
+        values = rescale(values, epochs=epochs)
     return {**values, **overrides}
 
 

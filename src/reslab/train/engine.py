@@ -107,25 +107,26 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
     cfg = _resolve(config, overrides)
     t0 = time.perf_counter()
     state = checkpoint.load_state(Path(cfg.output)) if cfg.resume else None
-    if state is not None and state["epoch"] >= cfg.epochs:
+    if state is not None and _finished(state, cfg):
         return _already_finished(Path(cfg.output), state, t0)
     with _processes(cfg) as (env, device):
         run = setup(cfg, state, env, device, t0)
         try:
-            for epoch in range(run.start_epoch, cfg.epochs):
+            for epoch in range(run.start_epoch, run.epochs):
                 first = _start_epoch(run, epoch)
-                bar = ProgressBar(run.steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
+                bar = ProgressBar(run.batches_in(epoch), f"epoch {epoch + 1}/{run.epochs}",
+                                  cfg.progress and env.is_main)
                 tally = _EpochTally()
-                for i, batch in _epoch_batches(run, first):
+                for i, batch in _epoch_batches(run, epoch, first):
                     train_step(run, batch, epoch, i, tally)
                     bar.update(i + 1 - first, tally.seen, f"loss {tally.mean_loss:.4f} acc {tally.accuracy:6.2%}")
-                    if _stop_requested(run, i):
+                    if _stop_requested(run, i) and run.global_step < run.total_steps:
                         return _stop_resumably(run, epoch, step_in_epoch=i + 1)
                 run.metrics, result = evaluate_epoch(run, tally)
                 _check_finite(run, f"epoch {epoch + 1}", val_loss=result.loss)
                 run.say(_epoch_line(epoch, run.metrics, result))
                 _save_epoch(run, epoch + 1)
-            return _finish(run, cfg.epochs)
+            return _finish(run, run.epochs)
         finally:
             run.close()
 
@@ -199,10 +200,10 @@ def _start_epoch(run: Run, epoch: int) -> int:
     return first
 
 
-def _epoch_batches(run: Run, first: int):
-    """(index in the epoch, batch) from batch `first` to the epoch's last full batch."""
+def _epoch_batches(run: Run, epoch: int, first: int):
+    """(index in the epoch, batch) from batch `first` to the epoch's last full batch (or the run's last step)."""
     for i, batch in enumerate(run.train_loader, start=first):
-        if i >= run.steps_per_epoch:
+        if i >= run.batches_in(epoch):
             return
         yield i, batch
 
@@ -339,6 +340,19 @@ class Run:
     def steps_per_epoch(self) -> int:
         return self.sampler.per_rank // self.rank_batch
 
+    @property
+    def total_steps(self) -> int:
+        """Batches of the whole run: --steps, or --epochs whole epochs."""
+        return self.cfg.steps or self.cfg.epochs * self.steps_per_epoch
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the run spans; with --steps, the last one ends at the run's last step."""
+        return -(-self.total_steps // self.steps_per_epoch)
+
+    def batches_in(self, epoch: int) -> int:
+        return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+
     def say(self, *args, **kwargs) -> None:
         if self.env.is_main:
             print(*args, **kwargs)
@@ -362,7 +376,7 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     net = distributed.wrap(model, env, device, cfg.sync_bn)
     sampler, train_loader, val_loader = _make_loaders(cfg, env, train_set, val_set, pre, rank_batch)
-    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch)
+    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch, cfg.steps)
     mixer = BatchMixer(len(classes), cfg.mixup, cfg.cutmix, cfg.label_smoothing)
     run = Run(cfg, env, device, Path(cfg.output), t0, classes, model, net, optimizer, scaler, ema,
               _forward_loss(cfg, net, device), sampler, train_loader, val_loader, rank_batch, schedule, mixer,
@@ -379,8 +393,9 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} "
             f"{'clips' if pre.audio is not None else 'images'}, "
-            f"{len(classes)} classes, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}"
-            + (f" (x{cfg.gamma:g} after epochs {', '.join(map(str, cfg.milestones))})" if cfg.schedule == "step" else "")
+            f"{len(classes)} classes, {_length(run)}, batch {cfg.batch_size}, lr {base_lr:g}"
+            + (f" (x{cfg.gamma:g} after {'steps' if cfg.steps else 'epochs'} {', '.join(map(str, cfg.milestones))})"
+               if cfg.schedule == "step" else "")
             + f", {env.world} process(es) on {device}")
     run.stop = _StopRequest()
     return run
@@ -528,6 +543,19 @@ def _start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
         reason = (e.strerror or str(e)).lower()
         raise ReslabError(f"cannot write the run to --output {run_dir} ({reason}); choose a folder you can write "
                           f"to") from None
+
+
+def _length(run: Run) -> str:
+    if run.cfg.steps:
+        return f"{run.cfg.steps} steps ({run.epochs} epochs of {run.steps_per_epoch})"
+    return f"{run.cfg.epochs} epochs"
+
+
+def _finished(state: dict, cfg: TrainConfig) -> bool:
+    """Whether the saved run has done all its steps (a --steps run) or epochs; a mid-epoch stop is never finished."""
+    if state["step_in_epoch"]:
+        return False
+    return state["global_step"] >= cfg.steps if cfg.steps else state["epoch"] >= cfg.epochs
 
 
 def _already_finished(run_dir: Path, state: dict, t0: float) -> TrainResult:

@@ -56,7 +56,7 @@ RECIPES: dict[str, dict] = {
     "cifar": changed(
         RESNET2015, without=("color_jitter",),
         source="He et al. 2015, Deep Residual Learning for Image Recognition, Sec. 4.2 (CIFAR-10)",
-        lr_batch=128, milestones=(82, 123), epochs=164, batch_size=128, crop="pad"),
+        lr_batch=128, steps=64000, milestones=(32000, 48000), batch_size=128, crop="pad"),
     "finetune": changed(
         RESNET2015, without=STEP + ("color_jitter",),
         source="Kornblith et al. 2019, Do Better ImageNet Models Transfer Better?, Sec. 3 (fine-tuning)",
@@ -80,12 +80,24 @@ def get_recipe(name: str) -> dict:
     return dict(RECIPES[name])
 
 
-def rescale_epochs(recipe: dict, epochs: int) -> dict:
-    """The same schedule shape over `epochs`: step milestones and warm-up keep their fraction of the run."""
-    if epochs < 1:
-        raise ReslabError(f"epochs must be at least 1, got {epochs}")
-    factor = epochs / recipe["epochs"]
-    out = dict(recipe, epochs=epochs, warmup_epochs=recipe.get("warmup_epochs", 0) * factor)
+def length(recipe: dict) -> str:
+    """'64000 steps' or '90 epochs': how long the recipe trains, in the unit its milestones are in."""
+    return f"{recipe['steps']} steps" if recipe.get("steps") else f"{recipe['epochs']} epochs"
+
+
+def rescale(recipe: dict, *, epochs: int | None = None, steps: int | None = None) -> dict:
+    """The same schedule shape over `epochs` (or `steps`): step milestones keep their fraction of the run, in the
+    new length's unit; warm-up keeps its fraction of an epoch-long run."""
+    new = epochs if steps is None else steps
+    if new is None or new < 1:
+        raise ReslabError(f"{'steps' if steps is not None else 'epochs'} must be at least 1, got {new}")
+    old = recipe.get("steps") or recipe["epochs"]
+    factor = new / old
+    out = dict(recipe, steps=steps)
+    if epochs is not None:
+        out["epochs"] = epochs
+        if not recipe.get("steps"):
+            out["warmup_epochs"] = recipe.get("warmup_epochs", 0) * factor
     if "milestones" in recipe:
         out["milestones"] = tuple(max(1, round(m * factor)) for m in recipe["milestones"])
     return out

@@ -1,4 +1,5 @@
-"""Learning rate per optimiser step: linear warm-up, then step decay or cosine; every group gets its lr_scale."""
+"""Learning rate per optimiser step: linear warm-up, then step decay (milestones in epochs, or in steps for a run whose
+length is given in steps) or cosine; every group gets its lr_scale."""
 from __future__ import annotations
 
 import math
@@ -7,11 +8,13 @@ from ..errors import ReslabError
 
 
 class LrSchedule:
-    def __init__(self, optimizer, cfg, base_lr: float, steps_per_epoch: int):
+    def __init__(self, optimizer, cfg, base_lr: float, steps_per_epoch: int, steps: int | None = None):
+        """`steps`: the run's length in steps, its milestones counted in steps; None: `cfg.epochs`, in epochs."""
         if cfg.schedule not in ("step", "cosine"):
             raise ReslabError(f"schedule={cfg.schedule!r}: expected step or cosine")
         self.optimizer, self.cfg, self.base_lr, self.steps_per_epoch = optimizer, cfg, base_lr, steps_per_epoch
-        self.total = cfg.epochs * steps_per_epoch
+        self.total = steps or cfg.epochs * steps_per_epoch
+        self.milestone_steps = [m if steps else m * steps_per_epoch for m in cfg.milestones]
         self.warmup = round(cfg.warmup_epochs * steps_per_epoch)
 
     def lr_at(self, step: int) -> float:
@@ -19,7 +22,7 @@ class LrSchedule:
         if step < self.warmup:
             return self.base_lr * (step + 1) / self.warmup
         if cfg.schedule == "step":
-            passed = sum(step >= m * self.steps_per_epoch for m in cfg.milestones)
+            passed = sum(step >= m for m in self.milestone_steps)
             return self.base_lr * cfg.gamma ** passed
         progress = (step - self.warmup) / max(1, self.total - self.warmup)
         return cfg.min_lr + (self.base_lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))

@@ -8,6 +8,7 @@ afresh beside the old runs, which are kept.
 """
 from __future__ import annotations
 
+import dataclasses
 import contextlib
 import csv
 import hashlib
@@ -39,7 +40,7 @@ DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain ne
                 "needs more steps than this to get going; benchmarks/RESULTS.md has a longer run on CIFAR-10.")
 DONE_FILE = "compare.json"  # written in a run once it has finished: its wall time and its seed
 SETTINGS_FILE = "settings.json"  # beside the seeds of one settings hash: what they were trained with
-NOT_SETTINGS = ("stop_after_steps",)  # training options that stop a run early but change nothing it computes
+NOT_SETTINGS = ("stop_after_steps", "overwrite")  # training options that change nothing a run computes
 
 
 class CompareError(ReslabError, ValueError):
@@ -156,8 +157,8 @@ def _train(config: CompareConfig, model: str, seed: int, directory: Path, log) -
     if resume:
         # the saved run's settings win; the options given here only say how to run it (workers, ...)
         result = train(from_recipe(config.recipe, resume=str(directory), progress=False, **config.train_options))
-    else:
-        result = train(_train_config(config, model, seed))
+    else:  # the folder is the comparison's own: what a failed or unsaved earlier attempt left there is replaced
+        result = train(dataclasses.replace(_train_config(config, model, seed), overwrite=True))
     if result.stopped:
         raise CompareError(f"{model} seed {seed} stopped early ({result.stopped}); run the comparison again "
                            "to resume it")

@@ -23,6 +23,8 @@ HELP = {"data": "dataset root (ImageFolder train/ val/, or a CIFAR pickle direct
         "linear_probe": "train the classifier only, the backbone frozen (the linear_probe recipe sets it)",
         "semi": "semi-supervised: fixmatch or pseudo_label (default recipe: fixmatch)",
         "unlabelled": "the unlabelled pool for --semi (default: the training split without its labels)",
+        "overwrite": "start a new run in an --output folder that already holds one (or other files): the run's files "
+                     "are replaced from its first checkpoint on, other files are kept",
         "sync_bn": "under torchrun: BatchNorm normalises with the statistics of every process's batch (CPU too)"}
 SKIP = {"source", "spec", "weights_rename"}  # weights_rename: --rename below
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..train.config import RUN_CONTROLS, ConfigError, check_fields, flag, recipe_with
+from ..train.config import ONE_CALL, RUN_CONTROLS, ConfigError, check_fields, flag, recipe_with
 from ..train.rundir import CONFIG
 from .methods import METHODS, get_method
 
@@ -77,6 +77,7 @@ class PretrainConfig:
     workers: int | None = None
     cache: str = "auto"
     stop_after_steps: int | None = None
+    overwrite: bool = False  # a new run may replace the run files already in --output (from its first checkpoint)
     tensorboard: bool = True
     progress: bool = True
     source: str = field(default="", repr=False)
@@ -155,4 +156,4 @@ def resume_config(given: dict) -> PretrainConfig:
     if refused:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run_dir}: only --epochs and "
                           f"{', '.join(map(flag, RUN_CONTROLS))} may change")
-    return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **changes)
+    return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **{**ONE_CALL, **changes})

@@ -19,7 +19,7 @@ from ..train.device import autocast
 from ..train.engine import DIVERGED_HINT, TrainingDiverged, _optimizer_step, _processes, _silent, _StopRequest
 from ..train.optim import build_optimizer, param_groups
 from ..train.progress import EpochLog
-from ..train.rundir import CONFIG, METRICS, STATE, WEIGHTS
+from ..train.rundir import CONFIG, STATE, WEIGHTS, claim
 from ..train.schedule import LrSchedule
 from .config import PretrainConfig, from_method, resume_config
 from .learner import SelfSupervised
@@ -59,6 +59,8 @@ class PretrainRun:
     start_epoch: int = 0
     start_step: int = 0
     global_step: int = 0
+    replacing: bool = False  # a new run in a folder whose run files it replaces at its first checkpoint
+    resumed_tally: tuple = (0.0, 0)  # (loss sum, batches) of the epoch a mid-epoch resume starts in
 
     @property
     def steps_per_epoch(self) -> int:
@@ -92,7 +94,7 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
                 run.sampler.set_epoch(epoch, start=first * run.rank_batch)
                 run.net.train()
                 bar = ProgressBar(run.steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
-                loss_sum, seen = 0.0, 0
+                loss_sum, seen = run.resumed_tally if first else (0.0, 0)
                 for i, batch in enumerate(run.loader, start=first):
                     if i >= run.steps_per_epoch:
                         break
@@ -103,7 +105,7 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
                         continue
                     stop_after = cfg.stop_after_steps is not None and run.global_step >= cfg.stop_after_steps
                     if run.stop.requested(env, device) or stop_after:
-                        _save(run, epoch, i + 1)
+                        _save(run, epoch, i + 1, tally=distributed.all_sum([loss_sum, seen], env, device))
                         run.say(f"\nstopped at step {run.global_step}; checkpoint saved. Resume with: "
                                 f"reslab pretrain --resume {run.run_dir}")
                         return PretrainResult(run.run_dir, run.metrics, epoch, "signal" if run.stop.signum else
@@ -189,10 +191,13 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
             scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
         run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        if run.start_step and env.is_main:  # the other ranks' share is in rank 0's sum
+            run.resumed_tally = tuple(state.get("tally") or (0.0, 0))
         run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}")
     elif env.is_main:
-        _start_run_dir(run.run_dir, cfg)
-    run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
+        run.replacing = _start_run_dir(run.run_dir, cfg)
+    run.log = EpochLog(run.run_dir, cfg.tensorboard, fresh=state is None, saved=run.metrics if state else None,
+                       saved_epoch=state["epoch"] if state else None, say=run.say) if env.is_main else None
     run.say(f"pre-training {cfg.model} with {cfg.method} on {cfg.data or 'digits'}: {len(train_set)} images, "
             f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {base_lr:g}, {env.world} process(es) on {device}"
             + ("" if monitor else "; no labelled val/ split, so no kNN monitor"))
@@ -261,7 +266,7 @@ def _make_loader(cfg: PretrainConfig, env, train_set, pre, rank_batch: int):
     return sampler, make_loader(Augmented(train_set, views, cfg.seed), rank_batch, sampler, workers, drop_last=True)
 
 
-def _save(run: PretrainRun, epoch: int, step_in_epoch: int) -> None:
+def _save(run: PretrainRun, epoch: int, step_in_epoch: int, tally: list | None = None) -> None:
     """The backbone's weights (loadable alone, for fine-tuning) and the whole state, written together."""
     if not run.env.is_main:
         return
@@ -271,19 +276,23 @@ def _save(run: PretrainRun, epoch: int, step_in_epoch: int) -> None:
     state = {"model": run.learner.state_dict(), "optimizer": run.optimizer.state_dict(),
              "scaler": run.scaler.state_dict() if run.scaler is not None else None, "ema": None,
              "rng": checkpoint.rng_state(), "epoch": epoch, "step_in_epoch": step_in_epoch,
-             "global_step": run.global_step, "epochs": run.cfg.epochs, "best": run.metrics}
-    write_together({
+             "global_step": run.global_step, "epochs": run.cfg.epochs, "best": run.metrics, "tally": tally}
+    settings = {run.run_dir / CONFIG: lambda tmp: run.cfg.save(Path(tmp))} if run.replacing else {}
+    run.replacing = False
+    write_together({**settings,
         run.run_dir / WEIGHTS: lambda tmp: save_weights(run.learner.backbone, tmp, epoch=epoch,
                                                        selfsup=run.cfg.method),
         run.run_dir / STATE: lambda tmp: write_bytes(tmp, checkpoint.encode_state(state))})
 
 
-def _start_run_dir(run_dir: Path, cfg: PretrainConfig) -> None:
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ReslabError(f"--output {run_dir} is a file, not a folder; give a folder for the run")
+def _start_run_dir(run_dir: Path, cfg: PretrainConfig) -> bool:
+    """As the training engine's: a folder holding anything is refused unless --overwrite, and a replacing run
+    writes its settings with its first checkpoint; return whether it replaces."""
+    replacing = claim(run_dir, cfg.overwrite)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / METRICS).unlink(missing_ok=True)
-    cfg.save(run_dir / CONFIG)
+    if not replacing:
+        cfg.save(run_dir / CONFIG)
+    return replacing
 
 
 def _resolve(config, overrides) -> PretrainConfig:

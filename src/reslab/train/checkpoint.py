@@ -49,13 +49,15 @@ def set_rng_state(state: dict) -> None:
 
 
 def save(run_dir: Path, model, *, optimizer, scaler, ema, epoch: int, step_in_epoch: int, global_step: int,
-         epochs: int, classes: list[str], best: dict) -> None:
-    """`epoch`/`step_in_epoch`: where a resumed run starts (the first batch not yet trained on)."""
+         epochs: int, classes: list[str], best: dict, tally: list | None = None, also: dict | None = None) -> None:
+    """`epoch`/`step_in_epoch`: where a resumed run starts (the first batch not yet trained on); `also`: more
+    {path: writer} files to write together with the checkpoint (a replacing run's settings)."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
              "ema": ema.state_dict() if ema is not None else None, "rng": rng_state(), "epoch": epoch,
-             "step_in_epoch": step_in_epoch, "global_step": global_step, "epochs": epochs, "best": best}
-    files = {run_dir / WEIGHTS: lambda tmp: save_weights(model, tmp, classes=classes, epoch=epoch)}
+             "step_in_epoch": step_in_epoch, "global_step": global_step, "epochs": epochs, "best": best,
+             "tally": tally}
+    files = {**(also or {}), run_dir / WEIGHTS: lambda tmp: save_weights(model, tmp, classes=classes, epoch=epoch)}
     if ema is not None:
         files[run_dir / EMA_WEIGHTS] = lambda tmp: save_weights(ema.model, tmp, classes=classes, epoch=epoch,
                                                                ema=True)

@@ -107,6 +107,7 @@ class TrainConfig:
     # off: every image decoded from its file each epoch
     cache: str = "auto"
     stop_after_steps: int | None = None  # save a resumable checkpoint and stop (an interruption on demand)
+    overwrite: bool = False  # a new run may replace the run files already in --output (from its first checkpoint)
     tensorboard: bool = True
     progress: bool = True
     source: str = field(default="", repr=False)  # the recipe's citation
@@ -241,7 +242,9 @@ def _describe(interval: str) -> str:
 
 
 # how a resumed run is executed may change; what it trains may not (except its length)
-RUN_CONTROLS = ("device", "workers", "cache", "progress", "tensorboard", "stop_after_steps")
+RUN_CONTROLS = ("device", "workers", "cache", "progress", "tensorboard", "stop_after_steps", "overwrite")
+# controls of one call only: a resume does not inherit them from the call that started or stopped the run
+ONE_CALL = {"stop_after_steps": None, "overwrite": False}
 
 
 def resume_config(given: dict) -> TrainConfig:
@@ -265,7 +268,7 @@ def resume_config(given: dict) -> TrainConfig:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run_dir}: a resumed run keeps its "
                           f"recipe (only --epochs and {', '.join(map(flag, RUN_CONTROLS))} may change); start a new "
                           f"run from its weights instead: --weights {run_dir / 'last.safetensors'}")
-    return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **changes)
+    return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **{**ONE_CALL, **changes})
 
 
 def recipe_with(values: dict, overrides: dict) -> dict:

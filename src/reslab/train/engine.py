@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ from .ema import WeightEma
 from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
 from .progress import EpochLog
-from .rundir import CONFIG, METRICS
+from .rundir import CONFIG, EMA_WEIGHTS, claim
 from .schedule import LrSchedule
 
 DIVERGED_HINT = ("Usual causes: a learning rate too high (try a smaller --lr or a longer --warmup-epochs) or fp16 "
@@ -116,12 +117,12 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
                 first = _start_epoch(run, epoch)
                 bar = ProgressBar(run.batches_in(epoch), f"epoch {epoch + 1}/{run.epochs}",
                                   cfg.progress and env.is_main)
-                tally = _EpochTally()
+                tally = _EpochTally(*run.resumed_tally) if first else _EpochTally()
                 for i, batch in _epoch_batches(run, epoch, first):
                     train_step(run, batch, epoch, i, tally)
                     bar.update(i + 1 - first, tally.seen, f"loss {tally.mean_loss:.4f} acc {tally.accuracy:6.2%}")
                     if _stop_requested(run, i) and run.global_step < run.total_steps:
-                        return _stop_resumably(run, epoch, step_in_epoch=i + 1)
+                        return _stop_resumably(run, epoch, i + 1, tally)
                 run.metrics, result = evaluate_epoch(run, tally)
                 _check_finite(run, f"epoch {epoch + 1}", val_loss=result.loss)
                 run.say(_epoch_line(epoch, run.metrics, result))
@@ -241,10 +242,12 @@ def _stop_requested(run: Run, i: int) -> bool:
     return run.stop.requested(run.env, run.device) or injected
 
 
-def _stop_resumably(run: Run, epoch: int, step_in_epoch: int) -> TrainResult:
-    """Save a checkpoint that resumes at the next batch, and say how to resume."""
+def _stop_resumably(run: Run, epoch: int, step_in_epoch: int, tally: _EpochTally) -> TrainResult:
+    """Save a checkpoint that resumes at the next batch, with the epoch's training tally so far (summed over
+    ranks), so that the resumed epoch logs the loss and accuracy of all its batches; say how to resume."""
     _check_finite(run, f"step {run.global_step}")
-    _save(run, epoch, step_in_epoch)
+    summed = distributed.all_sum([tally.loss_sum, tally.correct, tally.seen], run.env, run.device)
+    _save(run, epoch, step_in_epoch, tally=summed)
     stopped = "signal" if run.stop.signum else "stop_after_steps"
     run.say(f"\nstopped at step {run.global_step} ({stopped}); checkpoint saved. Resume with: "
             f"reslab train --resume {run.run_dir}")
@@ -266,11 +269,15 @@ def _save_epoch(run: Run, epochs_done: int) -> None:
         run.log.write(epochs_done, run.metrics)
 
 
-def _save(run: Run, epoch: int, step_in_epoch: int) -> None:
+def _save(run: Run, epoch: int, step_in_epoch: int, tally: list | None = None) -> None:
     if run.env.is_main:
+        settings = {run.run_dir / CONFIG: lambda tmp: run.cfg.save(Path(tmp))} if run.replacing else {}
         checkpoint.save(run.run_dir, run.model, optimizer=run.optimizer, scaler=run.scaler, ema=run.ema, epoch=epoch,
                         step_in_epoch=step_in_epoch, global_step=run.global_step, epochs=run.cfg.epochs,
-                        classes=run.classes, best=run.metrics)
+                        classes=run.classes, best=run.metrics, tally=tally, also=settings)
+        if run.replacing and run.ema is None:  # an old run's EMA weights would pass for this run's
+            (run.run_dir / EMA_WEIGHTS).unlink(missing_ok=True)
+        run.replacing = False
 
 
 def _kept(run: Run) -> str:
@@ -335,6 +342,8 @@ class Run:
     skipped: int = 0  # batches whose images were all unreadable
     log: EpochLog | None = None
     stop: _StopRequest | None = None
+    replacing: bool = False  # a new run in a folder whose run files it replaces at its first checkpoint
+    resumed_tally: tuple = ()  # (loss sum, correct, seen) of the epoch a mid-epoch resume starts in
 
     @property
     def steps_per_epoch(self) -> int:
@@ -384,13 +393,14 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     if state is not None:
         _resume(run, state)
     elif env.is_main:
-        _start_run_dir(run.run_dir, cfg)
+        run.replacing = _start_run_dir(run.run_dir, cfg)
     if cfg.semi:  # the unlabelled stream opens where the run stands (after a resume, where it stopped)
         from ..selfsup.semi import SemiSupervised
 
         run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch,
                                          soft_target_loss).start(run.global_step)
-    run.log = EpochLog(run.run_dir, cfg.tensorboard) if env.is_main else None
+    run.log = EpochLog(run.run_dir, cfg.tensorboard, fresh=state is None, saved=run.metrics if state else None,
+                       saved_epoch=run.saved_epoch, say=run.say) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} "
             f"{'clips' if pre.audio is not None else 'images'}, "
             f"{len(classes)} classes, {_length(run)}, batch {cfg.batch_size}, lr {base_lr:g}"
@@ -525,18 +535,24 @@ def _resume(run: Run, state: dict) -> None:
     checkpoint.set_rng_state(state["rng"])
     run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
     run.saved_epoch = run.start_epoch
+    if run.start_step and run.env.is_main:  # the other ranks' share is in rank 0's sum
+        run.resumed_tally = tuple(state.get("tally") or ())
     longer = f" (now {run.cfg.epochs} epochs, was {state['epochs']})" if run.cfg.epochs != state["epochs"] else ""
     run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}{longer}")
 
 
-def _start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
-    """A fresh run: the folder must be one we can write to; an old run's log there starts afresh."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ReslabError(f"--output {run_dir} is a file, not a folder; give a folder for the run")
+def _start_run_dir(run_dir: Path, cfg: TrainConfig) -> bool:
+    """A fresh run: the folder must be free (rundir.claim) and one we can write to. Return whether it replaces a
+    run there; then its settings are written with its first checkpoint, so a run that fails before changes nothing."""
+    replacing = claim(run_dir, cfg.overwrite)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / METRICS).unlink(missing_ok=True)
-        cfg.save(run_dir / CONFIG)
+        if replacing:
+            if not os.access(run_dir, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(run_dir))
+        else:
+            cfg.save(run_dir / CONFIG)
+        return replacing
     except OSError as e:
         if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
             raise

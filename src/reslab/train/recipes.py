@@ -93,7 +93,9 @@ def rescale(recipe: dict, *, epochs: int | None = None, steps: int | None = None
         raise ReslabError(f"{'steps' if steps is not None else 'epochs'} must be at least 1, got {new}")
     old = recipe.get("steps") or recipe["epochs"]
     factor = new / old
-    out = dict(recipe, steps=steps)
+    out = {k: v for k, v in recipe.items() if k != "steps"}
+    if steps is not None:
+        out["steps"] = steps
     if epochs is not None:
         out["epochs"] = epochs
         if not recipe.get("steps"):

@@ -74,7 +74,13 @@ class Predictor:
     @torch.no_grad()
     def classify(self, batch: torch.Tensor, topk: int = 5) -> list[list[tuple[str | int, float]]]:
         """Top-k for a batch of images already prepared by `prepare`, (N, C, H, W)."""
-        probs = self.model(batch.to(self.device)).softmax(-1)
+        logits = self.model(batch.to(self.device))
+        finite = torch.isfinite(logits).all(-1)
+        if not finite.all():  # finite weights whose activations overflow: NaN probabilities would be printed
+            raise ReslabError(f"the model's outputs are NaN or infinite for {int((~finite).sum())} of {len(batch)} "
+                              "input(s), although its weights are finite (they overflow): this model cannot "
+                              "predict; retrain it or use another checkpoint")
+        probs = logits.softmax(-1)
         values, indices = probs.topk(min(topk, probs.shape[-1]), dim=-1)
         return [[(self.class_name(i), p) for i, p in zip(row_i.tolist(), row_p.tolist())]
                 for row_i, row_p in zip(indices, values)]

@@ -40,20 +40,31 @@ def _state(good: Path) -> dict:
     return load_file(str(good))
 
 
-def _edited_metadata(edit):
-    """A maker for the good checkpoint with its metadata dict passed through `edit` (a str result is raw JSON)."""
+def _edited(edit_meta=lambda meta: meta, edit_state=lambda state: state):
+    """A maker for the good checkpoint with its metadata dict passed through `edit_meta` (a str result is raw
+    JSON) and its state dict through `edit_state`."""
     def make(good: Path, folder: Path) -> Path:
         from safetensors import safe_open
         from safetensors.torch import save_file
 
         with safe_open(str(good), framework="pt") as f:
             meta = json.loads(f.metadata()["reslab"])
-        raw = edit(meta)
+        raw = edit_meta(meta)
         path = folder / "edited.safetensors"
-        save_file(_state(good), str(path), metadata={"reslab": raw if isinstance(raw, str) else json.dumps(raw)})
+        save_file(edit_state(_state(good)), str(path),
+                  metadata={"reslab": raw if isinstance(raw, str) else json.dumps(raw)})
         return path
 
     return make
+
+
+def _edited_metadata(edit):
+    return _edited(edit_meta=edit)
+
+
+def _filled(key: str, value: float):
+    """A maker for the good checkpoint with every value of tensor `key` set to `value` (NaN, inf, a huge one)."""
+    return _edited(edit_state=lambda state: {**state, key: torch.full_like(state[key], value)})
 
 
 def _set(section: str | None, key: str, value):
@@ -130,6 +141,10 @@ BAD_FILES = [
     pytest.param(_edited_metadata(_set(None, "classes", [1, 2])), ["'classes'", "strings"], id="classes-not-strings"),
     pytest.param(_edited_metadata(_set(None, "classes", ["a", "b", "c"])), ["'classes'", "3", "2 outputs"],
                  id="classes-count-differs"),
+    pytest.param(_filled("bn1.running_var", float("nan")), ["edited.safetensors", "tensor bn1.running_var",
+                                                            "NaN values (4 of 4)", "damaged"], id="nan-weight"),
+    pytest.param(_filled("layer1.0.conv1.weight", float("-inf")), ["tensor layer1.0.conv1.weight", "infinite"],
+                 id="inf-weight"),
 ]
 
 
@@ -324,3 +339,21 @@ def test_saved_checkpoints_are_readable_by_others_as_usual(tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's owner-only 0600
+
+
+# --- non-finite weights or outputs: refused, never printed as probabilities or metrics --------------------------
+@pytest.mark.parametrize("make, words", [
+    pytest.param(_filled("bn1.running_var", float("nan")), ["tensor bn1.running_var", "NaN values"], id="nan-weight"),
+    pytest.param(_filled("bn1.weight", 3e38), ["NaN or infinite", "weights are finite", "overflow"],
+                 id="finite-weights-overflowing"),
+])
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_non_finite_weights_or_outputs_are_one_line_not_nan_results(good, tmp_path, tiny_folder, make, words,
+                                                                    command):
+    bad = make(good, tmp_path)
+    png = tmp_path / "c.png"
+    argv = (["predict", tiny_folder / "val", "--checkpoint", bad] if command == "predict"
+            else ["eval", "--checkpoint", bad, "--data", tiny_folder, "--confusion", png])
+    result = run_cli(argv)
+    assert_clean_error(result, 2, *words)
+    assert "nan" not in result.out.lower() and not png.exists()

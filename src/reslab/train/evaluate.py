@@ -1,6 +1,7 @@
 """Evaluation: top-1, top-5, loss, per-class accuracy and a confusion matrix, optionally with flip TTA."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,10 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
     loader = make_loader(view, batch_size, sampler, default_workers(is_in_memory(dataset))
                          if workers is None else workers, drop_last=False)
     result = evaluate(model if scored is None else _ClassSubset(model, scored), loader, dataset.classes, dev, tta=tta)
+    if not math.isfinite(result.loss):  # finite weights whose activations overflow: NaN probabilities
+        raise ReslabError(f"{name} gives NaN or infinite outputs on {data or 'digits'}/{split} (loss {result.loss}), "
+                          "although its weights are finite (they overflow): its metrics would mean nothing; "
+                          "retrain it or use another checkpoint")
     if confusion_png is not None:
         save_confusion_png(result, confusion_png, title=f"{title or name}: top-1 {result.top1:.2%}")
     return result

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Mapping
 
+import torch
 from torch import nn
 
 from ..errors import ReslabError
@@ -112,7 +113,20 @@ def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpo
         raise WeightsError(f"{origin} does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
                            + "; ".join(parts) + _rename_hint(missing, unexpected)
                            + (hint or fit_hint(model, given, own, layout)))
+    refuse_non_finite(state, origin)
     model.load_state_dict(state)
+
+
+def refuse_non_finite(state: dict, origin: str) -> None:
+    """A NaN or infinite weight (a diverged run, a damaged file) makes every output NaN: a WeightsError naming
+    the first tensor that holds one."""
+    for key, value in state.items():
+        finite = torch.isfinite(value) if value.is_floating_point() else None
+        if finite is not None and not finite.all():
+            kinds = " and ".join(k for k, bad in (("NaN", value.isnan()), ("infinite", value.isinf())) if bad.any())
+            raise WeightsError(f"{origin}: tensor {key} holds {kinds} values ({int((~finite).sum())} of "
+                               f"{value.numel()}): the weights are damaged (a diverged run or a broken conversion); "
+                               "use an earlier checkpoint or train again")
 
 
 def _shape_note(key: str, own: dict, state: dict) -> str:

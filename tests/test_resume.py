@@ -153,3 +153,36 @@ def test_the_cifar_recipe_rescaled_to_epochs_keeps_the_papers_fractions():
     paper = from_recipe("cifar")
     assert (paper.steps, paper.milestones) == (64000, (32000, 48000))
     assert from_recipe("cifar", steps=6400).milestones == (3200, 4800)
+
+
+def test_a_run_saved_before_a_setting_existed_resumes_with_its_old_meaning_and_says_so(tmp_path, capsys):
+    import json
+
+    cut = train(config(tmp_path / "old", stop_after_steps=13))
+    assert cut.stopped
+    saved = json.loads((tmp_path / "old" / "config.json").read_text())
+    for added in ("steps", "compile", "channels_last", "overwrite"):  # what an older ResLab never wrote
+        saved.pop(added)
+    (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    resumed = train(config(tmp_path / "x", resume=str(tmp_path / "old")))
+    said = capsys.readouterr().out
+    assert "written by an older ResLab" in said and "--steps None" in said and "--compile None" in said
+    assert resumed.epochs_done == 2  # milestones and length still in epochs, as when it was saved
+    assert_same_weights(train(config(tmp_path / "whole")).run_dir, tmp_path / "old")
+
+
+def test_compile_and_channels_last_follow_the_runs_length_unless_given():
+    from types import SimpleNamespace
+
+    from reslab.train.engine import FAST_PATH_IMAGES, _fast_path
+
+    env, cpu = SimpleNamespace(is_main=False), torch.device("cpu")
+    short = from_recipe("cifar", epochs=6)
+    assert _fast_path(short, 1438, 128, cpu, False, env).compile is False  # the default job: eager
+    paper = from_recipe("cifar")  # 64,000 steps of 128 images
+    fast = _fast_path(paper, 45000, 128, cpu, False, env)
+    assert fast.compile and fast.channels_last and 64000 * 128 >= FAST_PATH_IMAGES
+    assert _fast_path(paper, 45000, 128, cpu, True, env).compile is False  # audio stays eager
+    chosen = from_recipe("cifar", compile=False)
+    assert _fast_path(chosen, 45000, 128, cpu, False, env).compile is False  # --no-compile keeps the eager path
+    assert _fast_path(from_recipe("cifar", epochs=6, compile=True), 1438, 128, cpu, False, env).channels_last

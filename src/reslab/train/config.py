@@ -97,8 +97,8 @@ class TrainConfig:
     # execution
     device: str = "auto"
     amp: str = "off"  # off | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
+    channels_last: bool | None = None  # None: as --compile decides (engine.FAST_PATH_IMAGES)
+    compile: bool | None = None  # None: on for an image run long enough to pay back compiling it
     sync_bn: bool = False
     seed: int = 0
     deterministic: bool = False
@@ -256,6 +256,7 @@ def resume_config(given: dict) -> TrainConfig:
     if not (run_dir / CONFIG).is_file():
         raise ConfigError(f"cannot resume from {run_dir}: no {CONFIG} there (not a reslab run directory)")
     saved = TrainConfig.load(run_dir / CONFIG)
+    _say_settings_it_lacks(run_dir / CONFIG, saved)
     if "epochs" not in given:  # the length the run last had: an earlier resume may have changed it
         from .checkpoint import saved_epochs
 
@@ -269,6 +270,16 @@ def resume_config(given: dict) -> TrainConfig:
                           f"recipe (only --epochs and {', '.join(map(flag, RUN_CONTROLS))} may change); start a new "
                           f"run from its weights instead: --weights {run_dir / 'last.safetensors'}")
     return dataclasses.replace(saved, resume=str(run_dir), output=str(run_dir), **{**ONE_CALL, **changes})
+
+
+def _say_settings_it_lacks(path: Path, saved) -> None:
+    """A run saved by an older ResLab lacks the settings added since: they take today's defaults, which keep the
+    old meaning (a missing --steps: the length and milestones in epochs, as then); say which."""
+    written = set(json.loads(path.read_text()))
+    lacking = [f for f in dataclasses.fields(saved) if f.name not in written and f.name not in ONE_CALL]
+    if lacking:
+        print(f"{path} was written by an older ResLab; settings it lacks take today's defaults: "
+              + ", ".join(f"{flag(f.name)} {getattr(saved, f.name)}" for f in lacking))
 
 
 def recipe_with(values: dict, overrides: dict) -> dict:

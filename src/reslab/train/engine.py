@@ -2,6 +2,7 @@
 resumes them); `train` is then the loop alone: epochs of `train_step`, evaluation, the NaN guard, a checkpoint."""
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import os
@@ -351,8 +352,8 @@ class Run:
 
     @property
     def total_steps(self) -> int:
-        """Batches of the whole run: --steps, or --epochs whole epochs."""
-        return self.cfg.steps or self.cfg.epochs * self.steps_per_epoch
+        """Forward passes of the whole run: --steps optimiser steps of --accum-steps passes, or --epochs epochs."""
+        return self.cfg.steps * self.cfg.accum_steps if self.cfg.steps else self.cfg.epochs * self.steps_per_epoch
 
     @property
     def epochs(self) -> int:
@@ -378,6 +379,7 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     from ..data.mixing import BatchMixer
 
     train_set, val_set, classes, rank_batch = _open_data(cfg, env)
+    cfg = _fast_path(cfg, len(train_set) // env.world, rank_batch, device, is_audio(train_set), env)
     model, pre = _build_model(cfg, len(classes), device, audio=is_audio(train_set))
     base_lr = cfg.lr * cfg.batch_size / cfg.lr_batch  # linear scaling with the global batch
     optimizer = build_optimizer(_param_groups(cfg, model), cfg, base_lr)
@@ -409,6 +411,32 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
             + f", {env.world} process(es) on {device}")
     run.stop = _StopRequest()
     return run
+
+
+# torch.compile of a CIFAR ResNet costs about 35 s on a 2-core CPU and then trains ~1.4x faster (with channels-last:
+# benchmarks/RESULTS.md, "CIFAR training speed"); it pays back after about 70,000 images, so a run that trains on at
+# least this many images per process (all its epochs or --steps) takes the compiled, channels-last path by default
+FAST_PATH_IMAGES = 100_000
+
+
+def _fast_path(cfg: TrainConfig, images: int, rank_batch: int, device: torch.device, audio: bool, env) -> TrainConfig:
+    """--compile and --channels-last where they were left unset (None): on for an image model on a CPU or CUDA GPU
+    whose run trains on at least FAST_PATH_IMAGES images per process; said when decided here."""
+    if cfg.compile is not None and cfg.channels_last is not None:
+        return cfg
+    passes = cfg.steps * cfg.accum_steps if cfg.steps else cfg.epochs * (images // rank_batch)
+    long_enough = passes * rank_batch >= FAST_PATH_IMAGES
+    fast = long_enough and not audio and device.type in ("cpu", "cuda")
+    compile_, channels_last = (fast if cfg.compile is None else cfg.compile,
+                               (fast if cfg.compile is None else cfg.compile) if cfg.channels_last is None
+                               else cfg.channels_last)
+    if env.is_main and cfg.compile is None:
+        why = (f"{passes * rank_batch:,} training images per process, at least {FAST_PATH_IMAGES:,}" if fast else
+               "audio clips" if audio else f"the {device.type} device" if long_enough else
+               f"{passes * rank_batch:,} training images per process, fewer than {FAST_PATH_IMAGES:,}")
+        print(f"{'compiled, channels-last' if compile_ else 'eager (not compiled)'}: {why} "
+              f"({'--no-compile' if compile_ else '--compile'} to choose otherwise)")
+    return dataclasses.replace(cfg, compile=compile_, channels_last=channels_last)
 
 
 @contextmanager
@@ -571,7 +599,7 @@ def _finished(state: dict, cfg: TrainConfig) -> bool:
     """Whether the saved run has done all its steps (a --steps run) or epochs; a mid-epoch stop is never finished."""
     if state["step_in_epoch"]:
         return False
-    return state["global_step"] >= cfg.steps if cfg.steps else state["epoch"] >= cfg.epochs
+    return state["global_step"] >= cfg.steps * cfg.accum_steps if cfg.steps else state["epoch"] >= cfg.epochs
 
 
 def _already_finished(run_dir: Path, state: dict, t0: float) -> TrainResult:

@@ -13,8 +13,9 @@ class LrSchedule:
         if cfg.schedule not in ("step", "cosine"):
             raise ReslabError(f"schedule={cfg.schedule!r}: expected step or cosine")
         self.optimizer, self.cfg, self.base_lr, self.steps_per_epoch = optimizer, cfg, base_lr, steps_per_epoch
-        self.total = steps or cfg.epochs * steps_per_epoch
-        self.milestone_steps = [m if steps else m * steps_per_epoch for m in cfg.milestones]
+        unit = cfg.accum_steps if steps else steps_per_epoch  # forward passes per milestone unit
+        self.total = steps * unit if steps else cfg.epochs * steps_per_epoch
+        self.milestone_steps = [m * unit for m in cfg.milestones]
         self.warmup = round(cfg.warmup_epochs * steps_per_epoch)
 
     def lr_at(self, step: int) -> float:

@@ -203,3 +203,47 @@ def test_output_is_written_atomically_and_a_failed_write_keeps_the_old_file(run,
     assert_clean_error(result, 1, "no space left on device")
     assert out.read_text() == "the previous predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "p.csv"]
+
+
+# --- --model beside a checkpoint: it may name a foreign file's architecture, never contradict the checkpoint ----
+TINY_VARIANT = "resnet20_cifar:depths=1,1,1:widths=4,8,16:stem_channels=4"  # the run's network, but 10 classes
+
+
+def _command(command: str, run: Path, tiny_folder: Path, tmp_path: Path) -> list:
+    return (["predict", tiny_folder / "val" / "dark" / "0.png", "--checkpoint", run, "--topk", "1"]
+            if command == "predict" else ["eval", "--checkpoint", run, "--data", tiny_folder,
+                                          "--confusion", tmp_path / "c.png"])
+
+
+@pytest.mark.parametrize("model, words", [
+    pytest.param(TINY_VARIANT, ["is a resnet20_cifar with 2 classes", "num_classes=10 where it has 2",
+                                "drop --model", "matching one"], id="other-number-of-classes"),
+    pytest.param("resnet50", ["is a resnet20_cifar with 2 classes", "block=bottleneck where it has basic",
+                              "drop --model"], id="other-architecture"),
+])
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_a_model_contradicting_the_checkpoint_is_refused_not_given_a_random_head(run, tiny_folder, tmp_path,
+                                                                                 command, model, words):
+    result = run_cli([*_command(command, run, tiny_folder, tmp_path), "--model", model])
+    assert_clean_error(result, 2, *words)
+    assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_a_foreign_checkpoints_classifier_is_never_replaced_by_a_random_one(run, tiny_folder, tmp_path, command):
+    """Without metadata --model names the architecture; a classifier for other classes is refused, said how."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(run)), tmp_path / "plain.pth")
+    result = run_cli([*_command(command, tmp_path / "plain.pth", tiny_folder, tmp_path), "--model", TINY_VARIANT])
+    assert_clean_error(result, 2, "plain.pth", "fc.weight", "its classifier has 2 classes",
+                       "add :num_classes=2 to --model")
+
+
+def test_a_model_matching_the_checkpoint_gives_its_own_answers_and_class_names(run, tiny_folder, tmp_path):
+    argv = _command("predict", run, tiny_folder, tmp_path)
+    alone = run_cli(argv)
+    named = run_cli([*argv, "--model", f"{TINY_VARIANT}:num_classes=2:input_size=16:drop_rate=0.5"])
+    assert alone.code == named.code == 0, named.err
+    assert named.out == alone.out and ": dark (" in named.out

@@ -162,9 +162,15 @@ def load_model_from_args(args, checkpoint: str | None):
     from ..selfsup.headless import refuse_headless
 
     refuse_headless(path)  # a pre-training run has no classifier to evaluate or predict with
-    if args.model:  # a foreign checkpoint: the architecture comes from --model
+    if args.model:  # the architecture of a foreign checkpoint; a ResLab checkpoint's own must not be contradicted
+        from ..weights import load_weights
+        from ..weights.loading import refuse_contradiction
+
         name, overrides = model_variant(args.model)
-        return create_model(name, weights=path, rename=rename, **overrides), path, str(path)
+        model = create_model(name, **overrides)
+        if not refuse_contradiction(model, path, "--model", args.model):
+            load_weights(model, path, rename=rename)  # a classifier that does not fit is refused, not made anew
+            return model, path, str(path)
     return load_checkpoint(path, rename), path, str(path)
 
 

@@ -96,7 +96,8 @@ def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpo
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     head = [k for k in wrong + missing if k.startswith(HEAD_PREFIXES)]
-    if allow_new_head and head and not (set(wrong + missing) - set(head)) and not unexpected:
+    only_head = head and not (set(wrong + missing) - set(head)) and not unexpected
+    if allow_new_head and only_head:
         warnings.warn(f"checkpoint classifier does not fit this model ({', '.join(_shape_note(k, own, state) for k in head)}): "
                       "the head is re-initialised, the rest is loaded", stacklevel=3)
         state = {**state, **{k: own[k] for k in head}}  # keep the model's fresh head
@@ -109,7 +110,7 @@ def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpo
             parts.append(f"unexpected keys {_clip(unexpected)}")
         if wrong:
             parts.append("wrongly shaped keys " + _clip([_shape_note(k, own, state) for k in wrong]))
-        hint = _spec_hint(model, meta)
+        hint = _spec_hint(model, meta) or (_head_hint(model, head, state) if only_head else "")
         raise WeightsError(f"{origin} does not fit {getattr(model, 'preset', None) or type(model).__name__}: "
                            + "; ".join(parts) + _rename_hint(missing, unexpected)
                            + (hint or fit_hint(model, given, own, layout)))
@@ -127,6 +128,16 @@ def refuse_non_finite(state: dict, origin: str) -> None:
             raise WeightsError(f"{origin}: tensor {key} holds {kinds} values ({int((~finite).sum())} of "
                                f"{value.numel()}): the weights are damaged (a diverged run or a broken conversion); "
                                "use an earlier checkpoint or train again")
+
+
+def _head_hint(model: nn.Module, head: list[str], state: dict) -> str:
+    """Only the classifier differs: say how many classes the checkpoint's has and how to build a model to fit."""
+    classes = next((state[k].shape[0] for k in head if k in state), None)
+    spec = getattr(model, "spec", None)
+    if classes is None or spec is None:
+        return ""
+    return (f" (its classifier has {classes} classes, this model's {spec.num_classes}: build the model with "
+            f"num_classes={classes}; on the command line, add :num_classes={classes} to --model)")
 
 
 def _shape_note(key: str, own: dict, state: dict) -> str:
@@ -257,7 +268,7 @@ def check_transformers_config(model: nn.Module, path: Path) -> None:
 
 def _fmt_field(value) -> str:
     """A spec value as a command-line flag takes it."""
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value) if value != "" else '""'
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value) if value != "" else '""'
 
 
 def _preset_with(spec) -> str | None:
@@ -266,6 +277,29 @@ def _preset_with(spec) -> str | None:
 
     return next((p.name for p in list_presets() if type(p.spec) is type(spec)
                  and all(f in HEAD_FIELDS for f, _, _ in spec_diff(p.spec, spec))), None)
+
+
+# spec fields that change nothing in eval mode: a checkpoint trained with dropout is the same network without it
+INFERENCE_NEUTRAL = ("drop_rate", "drop_path_rate")
+
+
+def refuse_contradiction(model: nn.Module, path, flag: str, name: str) -> bool:
+    """Checkpoint `path` against `model`, built from the name the user gave (`flag name`: '--model resnet50'):
+    False when the checkpoint carries no spec (the name says what it is); True when it does and `model` has that
+    spec (dropout aside); else a WeightsError, since loading would change the network under the weights or put a
+    random classifier in place of the trained one."""
+    _, meta = read_checkpoint(path)
+    if not meta:
+        return False
+    saved = from_dict(meta["spec"])
+    differing = [(f, a, b) for f, a, b in spec_diff(saved, model.spec) if f not in INFERENCE_NEUTRAL]
+    if not differing:
+        return True
+    shown = ", ".join(f"{f}={_fmt_field(b)} where it has {_fmt_field(a)}" for f, a, b in differing[:3])
+    more = f" and {len(differing) - 3} more field(s)" if len(differing) > 3 else ""
+    raise WeightsError(f"checkpoint {path} is a {meta.get('preset') or saved.family} with {saved.num_classes} "
+                       f"classes, but {flag} {name} says {shown}{more}: drop {flag} (the checkpoint names its own "
+                       "model) or pass a matching one")
 
 
 def preprocessing_of(meta: dict, spec):

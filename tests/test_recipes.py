@@ -90,3 +90,9 @@ def test_lamb_first_step_moves_each_tensor_by_lr_times_its_norm():
     (w * torch.randn(10, 10)).sum().backward()
     opt.step()
     assert float((w.detach() - before).norm()) == pytest.approx(0.01 * float(before.norm()), rel=1e-3)
+
+
+def test_a_short_run_keeps_the_lr_until_half_way():
+    # round() rounds 2.5 to even (2): the default job's 5 epochs cut the lr after 2 epochs, 40 % of the run
+    assert from_recipe("cifar", epochs=5).milestones == (3, 4)
+    assert from_recipe("cifar", epochs=20).milestones == (10, 15)

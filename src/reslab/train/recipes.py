@@ -9,6 +9,8 @@ label smoothing, mixup and zero-init; A2 and A3 are A1 with a shorter schedule.
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import ReslabError
 
 
@@ -101,5 +103,6 @@ def rescale(recipe: dict, *, epochs: int | None = None, steps: int | None = None
         if not recipe.get("steps"):
             out["warmup_epochs"] = recipe.get("warmup_epochs", 0) * factor
     if "milestones" in recipe:
-        out["milestones"] = tuple(max(1, round(m * factor)) for m in recipe["milestones"])
+        # half up, not to even: 5 epochs of 164's (82, 123) are (3, 4), not (2, 4), which would cut the lr at 40 %
+        out["milestones"] = tuple(max(1, math.floor(m * factor + 0.5)) for m in recipe["milestones"])
     return out

@@ -1,9 +1,22 @@
 """The CLI parses, calls the library and prints; bad input exits non-zero with one clear line."""
+import argparse
 import re
 import subprocess
 import sys
 
-from reslab.cli import main
+import pytest
+
+from reslab.cli import build_parser, main
+
+
+def command_lines(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command line with its own --help: (), ('train',), ('weights',), ('weights', 'list'), ..."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [prefix, *(line for sub in subs for name, child in sub.choices.items()
+                      for line in command_lines(child, (*prefix, name)))]
+
+
+COMMAND_LINES = command_lines(build_parser())
 
 
 def test_models_lists_presets_with_paper_params_and_gmacs(capsys):
@@ -64,3 +77,19 @@ def test_output_cut_short_by_the_reader_ends_quietly():
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize("command", COMMAND_LINES, ids=lambda c: " ".join(("reslab", *c)))
+def test_help_does_not_import_torch(command):
+    # -X importtime logs every module the interpreter imports: `reslab --help` took 2.2 s when it imported torch
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "reslab", *command, "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage: reslab"), result.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "reslab.cli" in imported  # the log is read right
+    assert "torch" not in imported, [m for m in imported if m.startswith("reslab.")]
+
+
+def test_every_command_is_checked_for_torch_free_help():
+    assert {("train",), ("bench",), ("compare",), ("export",), ("weights", "list"), ()} <= set(COMMAND_LINES)

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from .bench import BenchSettings, run_bench
+from .choices import COMPARE_MODELS
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
 from .files import check_writable_folder, save_or_explain
@@ -29,9 +30,7 @@ from .report import Comparison, ModelSummary, RunRecord, write_report
 from .train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory
 from .variant import parse_variant, slug, variant_spec
 
-# the default job: the degradation problem of He et al. 2015 (Fig. 1 and 6) on the built-in digits, in minutes:
-# plain nets of 20 and 56 layers, and their residual twins (one spec field apart)
-DEFAULT_MODELS = ("plain20_cifar", "plain56_cifar", "resnet20_cifar", "resnet56_cifar")
+DEFAULT_MODELS = COMPARE_MODELS  # the default job: the degradation problem (choices.py)
 DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain network trains worse (plain-56 ends "
                 "with a higher training error than plain-20) while shortcuts let the deeper network train at least as "
                 "well (ResNet-56 vs ResNet-20). Compare the train error column and the thin curves, against the spread "

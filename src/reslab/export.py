@@ -13,10 +13,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
+from .choices import EXPORT_FORMATS
 from .errors import ReslabError
 from .files import atomic_write, write_bytes
 
-FORMATS = ("onnx", "torchscript", "exported-program")
+FORMATS = EXPORT_FORMATS
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 ONNX_FILE_LIMIT = 2**31  # protobuf's limit on one message: larger models need external data files
 

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import torch
 
+from ..choices import COMPILE_MODES
 from ..errors import ReslabError
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = {"infer": ("infer",), "train": ("train",), "both": ("infer", "train")}
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class BenchError(ReslabError, ValueError):

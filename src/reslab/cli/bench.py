@@ -12,7 +12,7 @@ from ..table import format_table
 
 
 def add_commands(sub) -> None:
-    from ..bench.settings import COMPILE_MODES
+    from ..choices import COMPILE_MODES
 
     p = sub.add_parser("bench", help="images/s, latency and peak memory of models, optionally against timm/torchvision")
     p.add_argument("models", nargs="+", metavar="MODEL", help="preset names, optionally with :field=value overrides")

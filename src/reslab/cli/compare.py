@@ -8,12 +8,12 @@ COMPARE_DECIDES = {"model", "spec", "data", "recipe", "epochs", "seed", "output"
 
 
 def add_commands(sub) -> None:
-    from ..compare import DEFAULT_MODELS
+    from ..choices import COMPARE_MODELS
     from ..train.config import TrainConfig
     from .train import HELP, add_config_flags
 
     p = sub.add_parser("compare", help="train models side by side (same recipe, epochs, seeds) and write a report")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+    p.add_argument("--models", default=",".join(COMPARE_MODELS),
                    help="comma-separated presets, each optionally with :field=value spec overrides; a value may "
                         "itself be comma-separated (a tuple or one value per stage), as a comma starts a new "
                         "model only before a preset name: resnet18:attention=se,se,none,none,resnet34")

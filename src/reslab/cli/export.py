@@ -6,13 +6,13 @@ from .weights import add_model_options, check_model_options, load_model_from_arg
 
 
 def add_commands(sub) -> None:
-    from ..export import FORMATS  # the library's own list: one place says which formats exist
+    from ..choices import EXPORT_FORMATS  # the library's own list, without importing torch
 
     p = sub.add_parser("export", help="BN-folded ONNX / TorchScript / torch.export file, verified against PyTorch")
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="run directory or checkpoint file (or --model NAME[.TAG] --pretrained instead)")
     add_model_options(p, checkpoint_flag=False)
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--output", required=True)
     p.add_argument("--input-size", type=int, default=None, help="default: the checkpoint's input size")
     p.add_argument("--batch-size", type=int, default=1, help="batch of the example input")

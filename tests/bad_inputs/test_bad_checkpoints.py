@@ -141,6 +141,10 @@ BAD_FILES = [
     pytest.param(_edited_metadata(_set(None, "classes", [1, 2])), ["'classes'", "strings"], id="classes-not-strings"),
     pytest.param(_edited_metadata(_set(None, "classes", ["a", "b", "c"])), ["'classes'", "3", "2 outputs"],
                  id="classes-count-differs"),
+    pytest.param(_edited_metadata(_set("spec", "depths", [10 ** 6] * 3)), ["'spec'", "3,000,000 blocks",
+                                                                          "check its depths"], id="spec-depths-huge"),
+    pytest.param(_edited_metadata(_set("spec", "widths", [4, 8, 10 ** 6])), ["'spec'", "billion parameters",
+                                                                            "widths"], id="spec-widths-huge"),
     pytest.param(_filled("bn1.running_var", float("nan")), ["edited.safetensors", "tensor bn1.running_var",
                                                             "NaN values (4 of 4)", "damaged"], id="nan-weight"),
     pytest.param(_filled("layer1.0.conv1.weight", float("-inf")), ["tensor layer1.0.conv1.weight", "infinite"],
@@ -357,3 +361,32 @@ def test_non_finite_weights_or_outputs_are_one_line_not_nan_results(good, tmp_pa
     result = run_cli(argv)
     assert_clean_error(result, 2, *words)
     assert "nan" not in result.out.lower() and not png.exists()
+
+
+# --- a spec's size is bounded before anything is built; no preset comes near the bound -------------------------
+def test_a_spec_too_large_to_build_is_refused_before_building(good, tmp_path, tiny_folder, monkeypatch):
+    """A 25 KB checkpoint whose spec says depths of a million: one line, and the builder never runs."""
+    import reslab.models
+
+    def build(spec):
+        raise AssertionError(f"built a network of depths {spec.depths}")
+
+    monkeypatch.setattr(reslab.models, "build", build)
+    bad = _edited_metadata(_set("spec", "depths", [10 ** 6] * 3))(good, tmp_path)
+    result = run_cli(["predict", tiny_folder / "val", "--checkpoint", bad])
+    assert_clean_error(result, 2, "edited.safetensors", "3,000,000 blocks", "more than ResLab builds (10,000)")
+
+
+def test_every_preset_is_well_within_the_size_bounds_and_its_size_estimate_near_the_papers():
+    from reslab.registry import list_presets
+    from reslab.spec import approx_params
+    from reslab.spec.base import MAX_BLOCKS, MAX_PARAMS
+
+    presets = list_presets()
+    assert len(presets) > 150
+    for preset in presets:
+        spec = preset.spec
+        assert sum(getattr(spec, "depths", None) or spec.block_config) < MAX_BLOCKS / 10, preset.name
+        assert approx_params(spec) < MAX_PARAMS / 3, preset.name
+        if preset.params_m_paper:  # the estimate is a size, not a guess: within a factor 1.5 of the paper's
+            assert 1 / 1.5 < approx_params(spec) / (preset.params_m_paper * 1e6) < 1.5, preset.name

@@ -6,6 +6,7 @@ from dataclasses import fields
 from typing import Any
 
 from .base import ACTIVATIONS, SpecError
+from . import convnext, crnn, densenet, resnet
 from .convnext import ConvNeXtSpec
 from .crnn import CRNNSpec
 from .densenet import DenseNetSpec
@@ -35,6 +36,13 @@ def from_dict(data: dict[str, Any]):
     return cls(**data)
 
 
+def approx_params(spec) -> int:
+    """Roughly the parameters of the network `spec` describes (within a small factor), without building it: each
+    spec is checked against MAX_PARAMS and MAX_BLOCKS (spec.base) when it is made."""
+    family = {"resnet": resnet, "densenet": densenet, "convnext": convnext, "crnn": crnn}[spec.family]
+    return family.approx_params(spec)
+
+
 def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
     """The (field, value in a, value in b) triples that differ, in field order."""
     da, db = a.to_dict(), b.to_dict()
@@ -42,4 +50,4 @@ def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
 
 
 __all__ = ["ACTIVATIONS", "CHOICES", "PER_STAGE", "SPEC_TYPES", "ConvNeXtSpec", "DenseNetSpec", "Preprocessing", "ResNetSpec",
-           "CRNNSpec", "SpecError", "from_dict", "regnet_spec", "spec_diff"]
+           "CRNNSpec", "SpecError", "approx_params", "from_dict", "regnet_spec", "spec_diff"]

@@ -81,3 +81,28 @@ def check_bools(spec, names) -> None:
 def check_choice(name: str, value, allowed) -> None:
     if value not in allowed:
         raise SpecError(f"{name}={value!r} is not one of {list(allowed)}")
+
+
+# --- size: bounded before anything is built ----------------------------------------------------------------------
+# A checkpoint's spec is data: a damaged or hostile one ("depths of a million") would build for minutes and fill the
+# memory. The bounds are generous: the largest preset has about 0.35 billion parameters, the deepest 600 blocks.
+MAX_PARAMS = 2_000_000_000
+MAX_BLOCKS = 10_000
+
+
+def check_size(spec, blocks: int, params, fields: tuple[str, ...]) -> None:
+    """SpecError when `spec` has more than MAX_BLOCKS blocks (dense layers, for DenseNet) or when `params()`, a
+    rough count computed once the blocks are known to be few, exceeds MAX_PARAMS; `fields` are those that size it."""
+    shown = ", ".join(f"{name} {_clipped(getattr(spec, name))}" for name in fields)
+    if blocks > MAX_BLOCKS:
+        raise SpecError(f"the {spec.family} spec has {blocks:,} blocks ({shown}), more than ResLab builds "
+                        f"({MAX_BLOCKS:,}): check its {fields[0]}")
+    count = params()
+    if count > MAX_PARAMS:
+        raise SpecError(f"the {spec.family} spec has about {count / 1e9:,.1f} billion parameters ({shown}), more "
+                        f"than ResLab builds ({MAX_PARAMS / 1e9:.0f} billion): check its {' and '.join(fields)}")
+
+
+def _clipped(value) -> str:
+    text = str(list(value)) if isinstance(value, tuple) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

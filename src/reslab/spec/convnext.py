@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import (ACTIVATIONS, SpecBase, SpecError, check_bools, check_choice, check_positive_int_tuples,
-                   check_positive_ints, check_rates, is_int)
+                   check_positive_ints, check_rates, check_size, is_int)
 
 STEMS = ("patchify", "conv7")
 NORMS = ("layer", "batch")
@@ -125,3 +125,17 @@ def validate_convnext(spec: ConvNeXtSpec) -> None:
     if spec.input_size < spec.min_input_size:
         raise SpecError(f"input_size={spec.input_size} is too small: {spec.num_stages} stages need at least "
                         f"{spec.min_input_size}")
+    check_size(spec, sum(spec.depths), lambda: approx_params(spec), ("depths", "dims"))
+
+
+def approx_params(spec: ConvNeXtSpec) -> int:
+    """Roughly the parameters of the stem, the downsampling and block convolutions and the classifier: the size of
+    a spec, known before anything is built."""
+    c = spec.stem_channels
+    total = 49 * spec.in_chans * c
+    for s, (depth, d) in enumerate(zip(spec.depths, spec.dims)):
+        spatial = spec.spatial_width(s, first_block=False)
+        block = 2 * d * spec.hidden_width(s) + spec.kernel_size ** 2 * spatial * (spec.group_width or spatial)
+        total += 4 * c * d + depth * block
+        c = d
+    return total + c * spec.num_classes

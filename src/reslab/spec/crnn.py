@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import (ACTIVATIONS, SpecBase, SpecError, check_bools, check_choice, check_positive_int_tuples,
-                   check_positive_ints, check_rates)
+                   check_positive_ints, check_rates, check_size)
 
 ATTENTIONS = ("none", "se", "eca", "cbam")  # the image models' gates (layers/attention.py)
 RECURRENT = ("lstm", "gru")
@@ -96,3 +96,19 @@ def validate_crnn(spec: CRNNSpec) -> None:
     if spec.input_size < spec.freq_reduction:
         raise SpecError(f"input_size={spec.input_size} mel bands cannot be strided {spec.freq_reduction}x "
                         f"(freq_strides {list(spec.freq_strides)})")
+    check_size(spec, sum(spec.depths) + spec.rnn_layers, lambda: approx_params(spec),
+               ("depths", "stage_channels", "rnn_hidden"))
+
+
+def approx_params(spec: CRNNSpec) -> int:
+    """Roughly the parameters of the convolutions, the recurrent layers and the classifier: the size of a spec,
+    known before anything is built."""
+    c = spec.stem_channels
+    total = 9 * spec.in_chans * c
+    for depth, out in zip(spec.depths, spec.stage_channels):
+        total += 9 * out * (c + out) + c * out + (depth - 1) * 18 * out * out
+        c = out
+    gates, directions = (4 if spec.rnn == "lstm" else 3), (2 if spec.bidirectional else 1)
+    inputs = spec.rnn_input + (spec.rnn_layers - 1) * spec.num_features
+    rnn = directions * gates * spec.rnn_hidden * (inputs + spec.rnn_layers * spec.rnn_hidden)
+    return total + rnn + spec.num_features * spec.num_classes

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import (ACTIVATIONS, SpecBase, SpecError, check_bools, check_choice, check_positive_int_tuples,
-                   check_positive_ints, check_rates)
+                   check_positive_ints, check_rates, check_size)
 
 STEMS = ("conv7", "cifar")
 
@@ -91,3 +91,19 @@ def validate_densenet(spec: DenseNetSpec) -> None:
             raise SpecError(f"compression={spec.compression} leaves no channels after dense block {i + 1} "
                             f"({channels} channels in)")
         channels = transition_channels(channels, spec.compression)
+    check_size(spec, sum(spec.block_config), lambda: approx_params(spec), ("block_config", "growth_rate"))
+
+
+def approx_params(spec: DenseNetSpec) -> int:
+    """Roughly the parameters of the stem, the dense layers, the transitions and the classifier: the size of a spec,
+    known before anything is built."""
+    k, wide, c = spec.growth_rate, spec.bn_size * spec.growth_rate, spec.stem_channels
+    total = 49 * spec.in_chans * c
+    for i, layers in enumerate(spec.block_config):
+        if i > 0:
+            total += c * transition_channels(c, spec.compression)
+            c = transition_channels(c, spec.compression)
+        # layer j sees c + j k channels: a 1x1 to bn_size k of them, then a 3x3 to k
+        total += layers * ((c + (layers - 1) * k // 2) * wide + 9 * wide * k)
+        c += layers * k
+    return total + c * spec.num_classes

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import (ACTIVATIONS, SpecBase, SpecError, check_bools, check_choice, check_positive_int_tuples,
-                   check_positive_ints, check_rates, is_int)
+                   check_positive_ints, check_rates, check_size, is_int)
 
 # Allowed values of the string-valued fields; the builder has one code path for each.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -214,6 +214,29 @@ def validate(spec: ResNetSpec) -> None:
         if stage + 1 not in basic and spec.bottleneck_width(w, stage) % spec.groups_at(stage):
             raise SpecError(f"bottleneck width {spec.bottleneck_width(w, stage)} of stage {stage + 1} is not "
                             f"divisible by groups={spec.groups}, group_width={spec.group_width}")
+    check_size(spec, sum(spec.depths), lambda: approx_params(spec), ("depths", "widths"))
+
+
+def approx_params(spec: ResNetSpec) -> int:
+    """Roughly the parameters of the stem, the blocks' convolutions and the classifier (attention and the paths of
+    SK/ResNeSt left out): the size of a spec, known before anything is built."""
+    c = spec.stem_channels
+    total = 9 * (spec.in_chans + spec.stem_width + c) * max(spec.stem_width, c)
+    for s, (depth, w) in enumerate(zip(spec.depths, spec.widths)):
+        out = w * spec.at("expansion", s)
+        # the first block changes the width (and has a projection shortcut), the others keep it
+        total += _block_params(spec, s, c, out) + c * out + (depth - 1) * _block_params(spec, s, out, out)
+        c = out
+    return total + c * spec.num_classes
+
+
+def _block_params(spec: ResNetSpec, s: int, c_in: int, out: int) -> int:
+    w = spec.widths[s]
+    if spec.at("block", s) == "basic":
+        return 9 * w * (c_in + out)
+    b = spec.bottleneck_width(w, s)
+    splits = spec.scale if spec.conv3x3 == "res2" else 1  # Res2Net: `scale` splits, each but one with a 3x3
+    return b * splits * (c_in + out) + 9 * b * b * max(splits - 1, 1) // spec.groups_at(s)
 
 
 def _validate_group_width(spec: ResNetSpec, basic: list[int]) -> None:

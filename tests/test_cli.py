@@ -93,3 +93,91 @@ def test_help_does_not_import_torch(command):
 
 def test_every_command_is_checked_for_torch_free_help():
     assert {("train",), ("bench",), ("compare",), ("export",), ("weights", "list"), ()} <= set(COMMAND_LINES)
+
+
+def subcommand(*names: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    for name in names:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    return parser
+
+
+def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+
+
+# predict and eval are another engineer's files at the moment: their options are checked once they have texts
+DOCUMENTED = [c for c in COMMAND_LINES if c and c[0] not in ("predict", "eval")]
+
+
+@pytest.mark.parametrize("command", DOCUMENTED, ids=" ".join)
+def test_every_option_says_what_it_does(command):
+    undocumented = [a.option_strings or a.dest for a in options(subcommand(*command)) if not a.help]
+    assert not undocumented
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain", "compare"])
+def test_every_training_option_shows_its_default(command):
+    parser = subcommand(command)
+    missing = [a.option_strings[0] for a in options(parser) if "default:" not in (a.help or "")]
+    assert not missing
+    parser.format_help()  # every help string formats (a stray % would raise here)
+
+
+def test_train_help_takes_values_and_ranges_from_the_config():
+    from reslab.train.config import CHOICES, RANGES
+
+    actions = {a.dest: a for a in options(subcommand("train"))}
+    for name, values in CHOICES.items():
+        assert actions[name].metavar == "{" + ",".join(values) + "}"
+    assert "in [0, 1)" in actions["momentum"].help and "at least 1" in actions["batch_size"].help
+    assert set(RANGES) <= set(actions)
+    assert "the recipe's (cifar: 0.1)" in actions["lr"].help  # the recipe sets it
+    assert "the recipe's (cifar: 64000 steps); without --data and --recipe: 6" in actions["epochs"].help
+    assert "default: 0.5" in actions["noise_p"].help  # TrainConfig's own: no recipe sets it
+
+
+def test_pretrain_defaults_are_the_methods():
+    actions = {a.dest: a for a in options(subcommand("pretrain"))}
+    assert "the method's (simclr: 0.5)" in actions["temperature"].help
+    assert "{simclr,mocov2,byol,simsiam,barlowtwins}" == actions["method"].metavar
+
+
+def test_a_negative_field_has_no_double_negative():
+    parser = subcommand("train")
+    assert "--no-no-" not in parser.format_help()
+    assert parser.parse_args(["--no-decay-norm-bias"]).no_decay_norm_bias is True
+    assert parser.parse_args(["--decay-norm-bias"]).no_decay_norm_bias is False
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_help_lists_the_spec_fields_given_as_flags(command):
+    import dataclasses
+
+    from reslab.spec import SPEC_TYPES
+    from reslab.train.config import TrainConfig
+
+    epilog = subcommand(command).epilog
+    settings = {f.name for f in dataclasses.fields(TrainConfig)}
+    for cls in SPEC_TYPES.values():
+        for f in dataclasses.fields(cls):
+            assert f.name in settings or f.name.replace("_", "-") in epilog, f.name
+
+
+SHIPPED = "resnet20_cifar.reslab_cifar10"
+
+
+@pytest.mark.parametrize("weights", [["--pretrained"], ["--weights", SHIPPED], ["--model", SHIPPED, "--pretrained"]])
+def test_train_starts_from_published_weights(tmp_path, capsys, weights):
+    import torch
+    from safetensors.torch import load_file
+
+    from reslab.weights.download import weights_file
+
+    # an lr of 1e-12 leaves the convolutions as they started: the shipped weights, if they were loaded
+    argv = ["train", *weights, "--epochs", "1", "--subset", "40", "--val-subset", "20", "--batch-size", "20",
+            "--lr", "1e-12", "--workers", "0", "--no-tensorboard", "--no-progress", "--output", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert f"starting from {SHIPPED} (package weights" in capsys.readouterr().out
+    shipped, trained = load_file(weights_file(SHIPPED)), load_file(tmp_path / "r" / "last.safetensors")
+    torch.testing.assert_close(trained["conv1.weight"], shipped["conv1.weight"], rtol=0, atol=1e-6)

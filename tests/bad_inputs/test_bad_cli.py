@@ -13,6 +13,14 @@ CASES = [
     pytest.param(["info", "resnet50", "--preact", "maybe"], 2, ["preact"], id="bad-boolean-field"),
     pytest.param(["info", "resnet50", "--depths"], 2, ["--depths", "value"], id="override-without-value"),
     pytest.param(["frobnicate"], 2, ["frobnicate"], id="unknown-command"),
+    pytest.param(["train", "--weights", "resnet20_cifar.reslab_cifar10", "--model", "resnet56_cifar"], 2,
+                 ["resnet20_cifar's", "--model is resnet56_cifar", "drop --model"], id="weights-of-another-model"),
+    pytest.param(["train", "--weights", "resnet50.pth"], 2, ["resnet50.pth", "no such file", "not published"],
+                 id="weights-neither-file-nor-tag"),
+    pytest.param(["train", "--pretrained", "--weights", "w.pth"], 2, ["--pretrained and --weights", "give one"],
+                 id="pretrained-and-weights"),
+    pytest.param(["train", "--pretrained", "--model", "resnet05"], 2, ["unknown model 'resnet05'"],
+                 id="pretrained-unknown-model"),
 ]
 
 

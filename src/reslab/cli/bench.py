@@ -16,21 +16,25 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("bench", help="images/s, latency and peak memory of models, optionally against timm/torchvision")
     p.add_argument("models", nargs="+", metavar="MODEL", help="preset names, optionally with :field=value overrides")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--img-size", type=int, default=None, help="default: each model's own input size")
-    p.add_argument("--amp", default="off", choices=["bf16", "fp16", "off"])
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=32, help="images per step; default: %(default)s")
+    p.add_argument("--img-size", type=int, default=None, help="input resolution; default: each model's own")
+    p.add_argument("--amp", default="off", choices=["bf16", "fp16", "off"], help="autocast dtype; default: %(default)s")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format for models and inputs")
     p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is not timed)")
     p.add_argument("--compile-mode", default="default", choices=list(COMPILE_MODES),
-                   help="torch.compile mode (reduce-overhead: CUDA graphs)")
+                   help="torch.compile mode (reduce-overhead: CUDA graphs); default: %(default)s")
     p.add_argument("--fold-bn", action="store_true", help="fold ResLab's BatchNorms into its convolutions (inference)")
-    p.add_argument("--mode", default="infer", choices=["infer", "train", "both"])
-    p.add_argument("--against", default="", help="comma-separated: timm, torchvision")
-    p.add_argument("--repeats", type=int, default=10, help="timed steps per model and mode")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation, allocator, caches)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE")
-    p.add_argument("--csv", type=Path, default=None, metavar="FILE")
+    p.add_argument("--mode", default="infer", choices=["infer", "train", "both"],
+                   help="time inference (no grad), training steps (forward, backward, step) or both; "
+                        "default: %(default)s")
+    p.add_argument("--against", default="", help="comma-separated: timm, torchvision (the same model from each, "
+                                                 "timed in turns with ours); default: none")
+    p.add_argument("--repeats", type=int, default=10, help="timed steps per model and mode; default: %(default)s")
+    p.add_argument("--warmup", type=int, default=3,
+                   help="untimed steps first (compilation, allocator, caches); default: %(default)s")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write one row per result as CSV")
     p.set_defaults(func=cmd_bench)
 
 

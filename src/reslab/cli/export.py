@@ -12,8 +12,8 @@ def add_commands(sub) -> None:
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="run directory or checkpoint file (or --model NAME[.TAG] --pretrained instead)")
     add_model_options(p, checkpoint_flag=False)
-    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    p.add_argument("--output", required=True)
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="the file format (exported-program: .pt2)")
+    p.add_argument("--output", required=True, help="the file to write (its folder is created)")
     p.add_argument("--input-size", type=int, default=None, help="default: the checkpoint's input size")
     p.add_argument("--batch-size", type=int, default=1, help="batch of the example input")
     p.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers as they are")

@@ -15,7 +15,8 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("info", help="one model: its spec, size, cost and stage outputs (spec fields as --FIELD V)")
     p.add_argument("name", help="a preset, optionally with :field=value overrides")
-    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--input-size", type=int, default=None,
+                   help="cost and shapes at this resolution; default: the model's own")
     p.set_defaults(func=cmd_info, accepts_overrides=True)
 
     p = sub.add_parser("diff", help="the spec fields two models differ in, and what that costs")

@@ -20,11 +20,11 @@ def add_commands(sub) -> None:
 
     q = actions.add_parser("download", help="put weights in their cache (for a machine without network: copy it)")
     q.add_argument("tags", nargs="+", metavar="TAG", help="'resnet50.a1_in1k', or a preset for its default weights")
-    q.add_argument("--no-progress", action="store_true")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar (default: one on a terminal)")
     q.set_defaults(func=cmd_download)
 
     q = actions.add_parser("info", help="everything the catalogue says about one weight set, and where it is")
-    q.add_argument("tag", metavar="TAG")
+    q.add_argument("tag", metavar="TAG", help="'resnet50.a1_in1k', or a preset for its default weights")
     q.set_defaults(func=cmd_info)
 
 

@@ -11,11 +11,12 @@ from ..files import check_writable_file, save_or_explain
 def add_commands(sub) -> None:
     p = sub.add_parser("zoo", help="the evolution table: one row per milestone, its idea, size and cost")
     p.add_argument("--bench", action="store_true", help="also measure ResLab's inference images/s on this machine")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --bench; default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=8, help="with --bench: images per step; default: %(default)s")
     p.add_argument("--img-size", type=int, default=None, help="benchmark resolution (default: each model's own)")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--output", type=Path, default=None, metavar="FILE.md")
+    p.add_argument("--repeats", type=int, default=5, help="with --bench: timed steps per model; default: %(default)s")
+    p.add_argument("--output", type=Path, default=None, metavar="FILE.md",
+                   help="also write the table as a Markdown document")
     p.add_argument("--roadmap", default=None, metavar="FAMILY",
                    help="a paper's step-by-step walk instead (convnext): change, fields, size, cost, paper top-1; "
                         "with --bench also inference and training images/s")

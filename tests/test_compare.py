@@ -10,6 +10,8 @@ import reslab
 from reslab import compare as compare_module
 from reslab.cli import main
 from reslab.compare import CompareConfig, CompareError, compare, run_dir
+from reslab.complexity import cached_complexity
+from reslab.progress import Eta, duration
 from reslab.weights.loading import load_model
 
 # a one-block-per-stage CIFAR ResNet, one epoch on a 100-image subset of the built-in digits: seconds per run
@@ -91,7 +93,7 @@ def test_a_comparison_cut_short_continues_where_it_stopped(comparison, tmp_path)
     more = CompareConfig(config.models[:1], epochs=1, seeds=3, output=config.output, train_options=OPTIONS,
                          bench_batch_size=4)
     compare(more, log=lambda m: trained.append(m) if "training" in m else None)
-    assert trained == [f"{TINY} seed 2: training in {run_dir(more, TINY, 2)}"]
+    assert trained == [f"run 3/3: {TINY} seed 2: training in {run_dir(more, TINY, 2)}"]  # none timed: no estimate
 
 
 def test_bad_models_fail_before_any_training(capsys, tmp_path):
@@ -118,8 +120,11 @@ def test_the_cli_passes_any_training_option_to_every_run_and_reports_the_models_
     args = ["compare", "--models", f"{TINY},{SMALL18}", "--epochs", "1", "--seeds", "1", "--img-size", "32",
             "--subset", "50", "--val-subset", "50", "--batch-size", "25", "--workers", "0",
             "--optimizer", "adamw", "--lr", "0.002", "--weight-decay", "0.05", "--schedule", "cosine",
-            "--output", str(tmp_path)]
+            "--output", str(tmp_path), "--progress"]
     assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert f"run 1/2: {TINY} seed 0: training in" in out and "run 2/2 (about " in out
+    assert "img/s eta" in err  # --progress: each run's progress bar (off by default when stderr is no terminal)
     config = CompareConfig((TINY, SMALL18), epochs=1, seeds=1, output=str(tmp_path),
                            train_options={"img_size": 32, "subset": 50, "val_subset": 50, "batch_size": 25,
                                           "workers": 0, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.05,
@@ -129,6 +134,7 @@ def test_the_cli_passes_any_training_option_to_every_run_and_reports_the_models_
         recorded = json.loads((run_dir(config, model, 0) / "config.json").read_text())
         assert (recorded["optimizer"], recorded["lr"], recorded["weight_decay"], recorded["schedule"]) == \
             ("adamw", 0.002, 0.05, "cosine")
+        assert recorded["progress"] is True
         trained = load_model(run_dir(config, model, 0) / "last.safetensors")
         params = sum(p.numel() for p in trained.parameters())
         row = next(line for line in report.splitlines() if line.startswith(f"| {model} "))
@@ -140,3 +146,33 @@ def test_the_cli_passes_any_training_option_to_every_run_and_reports_the_models_
     with pytest.raises(SystemExit) as exit_:  # argparse's one-line usage error
         main(["compare", "--models", TINY, "--no-such-option", "1", "--output", str(tmp_path)])
     assert exit_.value.code == 2 and "--no-such-option" in capsys.readouterr().err
+
+
+def test_each_run_is_announced_with_the_time_left_weighted_by_model_cost(monkeypatch, tmp_path):
+    models = ("resnet20_cifar", "resnet56_cifar")  # 41 and 126 MMACs
+    mmacs = {m: cached_complexity(reslab.get_spec(m))[1] / 1e6 for m in models}
+    clock = [0.0]
+
+    def run(config, model, seed, log):  # a run takes one second per million MACs
+        log(f"{model} seed {seed}: training")
+        clock[0] += mmacs[model]
+
+    monkeypatch.setattr(compare_module, "_finished_or_trained", run)
+    monkeypatch.setattr(compare_module, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
+    lines = []
+    compare_module._run_all(CompareConfig(models, seeds=2, output=str(tmp_path)), lines.append)
+    small, large = mmacs["resnet20_cifar"], mmacs["resnet56_cifar"]
+    assert lines[:4] == ["run 1/4: resnet20_cifar seed 0: training",  # nothing timed yet
+                         f"run 2/4 (about {duration(small + 2 * large)} left): resnet20_cifar seed 1: training",
+                         f"run 3/4 (about {duration(2 * large)} left): resnet56_cifar seed 0: training",
+                         f"run 4/4 (about {duration(large)} left): resnet56_cifar seed 1: training"]
+    assert lines[4] == f"4 runs, 4 trained from the start ({duration(2 * small + 2 * large)})"
+
+
+def test_the_estimate_leaves_out_runs_that_were_not_timed():
+    eta = Eta([1, 1, 2, 4])
+    eta.finished(None)  # reused: done in no time, says nothing about the rate
+    assert eta.left() is None
+    eta.finished(10.0)
+    assert eta.left() == 60.0  # 10 s per unit of cost, 6 units to go
+    assert duration(59.6) == "1 min 00 s" and duration(3725) == "1 h 02 min"

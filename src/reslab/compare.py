@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,7 @@ from .choices import COMPARE_MODELS
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
 from .files import check_writable_folder, save_or_explain
+from .progress import Eta, duration
 from .complexity import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
 from .train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory
@@ -57,6 +59,7 @@ class CompareConfig:
     train_options: dict = field(default_factory=dict)  # further TrainConfig fields, the same for every run
     bench_batch_size: int = 32
     note: str = ""  # "how to read this", printed under the report's title; not a setting (trains nothing else)
+    progress: bool = False  # each run's progress bar (train's); not a setting either
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -95,10 +98,7 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
     check_writable_folder(Path(config.output), CompareError)  # before hours of training, not after
     for model in config.models:
         _train_config(config, model, seed=0)  # a bad recipe or training option fails before any training
-    records: dict[str, list[RunRecord]] = {}
-    for model in config.models:
-        for seed in range(config.seeds):
-            records.setdefault(model, []).append(_finished_or_trained(config, model, seed, log))
+    records = _run_all(config, log)
     summaries = [_summarise(config, model, runs) for model, runs in records.items()]
     comparison = Comparison(
         f"Comparison: {', '.join(config.models)}", summaries,
@@ -106,6 +106,26 @@ def compare(config: CompareConfig = CompareConfig(), log: Callable[[str], None] 
          "seeds": config.seeds, **config.train_options},
         _machine(), " ".join(filter(None, [config.note, AUDIO_NOTE if _audio_data(config) else ""])))
     return write_report(comparison, Path(config.output), CURVE_COLUMNS)
+
+
+def _run_all(config: CompareConfig, log) -> dict[str, list[RunRecord]]:
+    """Every model and seed, reused or trained, each announced as 'run k/N' with the time the comparison has left:
+    the seconds per GMAC of the runs trained from the start so far, times the GMACs of the runs to come (a reused
+    or resumed run is not timed: it took only part of its cost)."""
+    runs = [(model, seed) for model in config.models for seed in range(config.seeds)]
+    eta = Eta(cached_complexity(variant_spec(model))[1] for model, _ in runs)
+    records: dict[str, list[RunRecord]] = {}
+    for k, (model, seed) in enumerate(runs, start=1):
+        left = eta.left()
+        prefix = f"run {k}/{len(runs)}" + (f" (about {duration(left)} left)" if left is not None else "")
+        directory = run_dir(config, model, seed)
+        fresh = not (directory / DONE_FILE).exists() and not (directory / STATE).exists()
+        start = time.perf_counter()
+        records.setdefault(model, []).append(_finished_or_trained(config, model, seed,
+                                                                  lambda m, p=prefix: log(f"{p}: {m}")))
+        eta.finished(time.perf_counter() - start if fresh else None)
+    log(f"{len(runs)} runs, {eta.timed} trained from the start ({duration(eta.spent)})")
+    return records
 
 
 # --- the training engine's side: its run directory, its per-epoch log ---------------------------------------
@@ -143,7 +163,7 @@ def _train_config(config: CompareConfig, model: str, seed: int):
 
     name, overrides = parse_variant(model)
     return from_recipe(config.recipe, model=name, spec=overrides, data=config.data, epochs=config.epochs, seed=seed,
-                       output=str(run_dir(config, model, seed)), progress=False, tensorboard=False,
+                       output=str(run_dir(config, model, seed)), progress=config.progress, tensorboard=False,
                        **config.train_options)
 
 
@@ -155,7 +175,8 @@ def _train(config: CompareConfig, model: str, seed: int, directory: Path, log) -
     log(f"{model} seed {seed}: {'resuming' if resume else 'training'} in {directory}")
     if resume:
         # the saved run's settings win; the options given here only say how to run it (workers, ...)
-        result = train(from_recipe(config.recipe, resume=str(directory), progress=False, **config.train_options))
+        result = train(from_recipe(config.recipe, resume=str(directory), progress=config.progress,
+                                   **config.train_options))
     else:  # the folder is the comparison's own: what a failed or unsaved earlier attempt left there is replaced
         result = train(dataclasses.replace(_train_config(config, model, seed), overwrite=True))
     if result.stopped:

@@ -1,7 +1,9 @@
 """`reslab compare`: train models under one recipe, budget and seeds; write report.md and report.html."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 
 
 # what compare sets itself, per model and seed, or that a side-by-side comparison cannot vary
@@ -34,6 +36,9 @@ def add_commands(sub) -> None:
     p.add_argument("--output", default="runs/compare",
                    help="report directory; the runs go under OUTPUT/runs, one folder per model and settings: "
                         "finished runs with the same settings are reused, stopped ones resumed; default: %(default)s")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="each run's progress bar per epoch, beside the 'run k/N' line with the time left; "
+                        "default: on when stderr is a terminal")
     # every other training option of `reslab train` (--optimizer, --lr, --batch-size, --subset, --compile, ...),
     # the same for every run
     facts = dataclasses.replace(train_facts(), job=DIGITS_OPTIONS, job_name="without --data")
@@ -54,7 +59,8 @@ def cmd_compare(args) -> int:
     default = models == DEFAULT_MODELS and args.data is None and args.epochs == 5 and args.recipe == "cifar"
     default = default and set(options) <= set(DIGITS_OPTIONS)
     config = CompareConfig(models, args.data, args.recipe, args.epochs, args.seeds, args.output, options,
-                           note=DEFAULT_NOTE if default else "")
+                           note=DEFAULT_NOTE if default else "",
+                           progress=sys.stderr.isatty() if args.progress is None else args.progress)
     md, page = compare(config, log=lambda m: print(m, flush=True))
     print(f"report: {page}\n        {md}")
     return 0

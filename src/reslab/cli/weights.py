@@ -8,6 +8,8 @@ from pathlib import Path
 from ..errors import ReslabError
 from ..table import format_table
 
+TAG_HELP = "'resnet50.a1_in1k', or a preset for its default weights"
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser("weights", help="published weights by name: list, download, info")
@@ -19,12 +21,12 @@ def add_commands(sub) -> None:
     q.set_defaults(func=cmd_list)
 
     q = actions.add_parser("download", help="put weights in their cache (for a machine without network: copy it)")
-    q.add_argument("tags", nargs="+", metavar="TAG", help="'resnet50.a1_in1k', or a preset for its default weights")
+    q.add_argument("tags", nargs="+", metavar="TAG", help=TAG_HELP)
     q.add_argument("--no-progress", action="store_true", help="no progress bar (default: one on a terminal)")
     q.set_defaults(func=cmd_download)
 
     q = actions.add_parser("info", help="everything the catalogue says about one weight set, and where it is")
-    q.add_argument("tag", metavar="TAG", help="'resnet50.a1_in1k', or a preset for its default weights")
+    q.add_argument("tag", metavar="TAG", help=TAG_HELP)
     q.set_defaults(func=cmd_info)
 
 

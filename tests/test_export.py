@@ -97,6 +97,24 @@ def test_export_command_prints_the_measured_difference(tmp_path, capsys):
     assert main(["export", str(ckpt), "--format", "onnx", "--output", str(tmp_path / "m.onnx")]) == 0
     out = capsys.readouterr().out
     assert "folded 21 BatchNorm" in out and "max abs difference to PyTorch" in out
+    assert "metadata (metadata_props" in out and "input_size     32" in out and "mean           [0.485" in out
     assert main(["export", str(ckpt), "--format", "torchscript", "--opset", "13", "--output",
                  str(tmp_path / "m.ts")]) == 2
     assert "--opset applies only to onnx" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("torchscript", ".pt"), ("exported-program", ".pt2")])
+def test_the_file_carries_the_preprocessing_and_class_names(tmp_path, fmt, suffix):
+    import json
+
+    model = reslab.create_model("resnet18", **TINY)
+    model.classes = ["a", "b", "c", "d", "e"]
+    result = export(model, tmp_path / f"m{suffix}", fmt, input_size=32)
+    written = export_module.read_metadata(tmp_path / f"m{suffix}", fmt)
+    assert written == result["metadata"]
+    pre = model.preprocessing
+    assert json.loads(written["classes"]) == model.classes and written["input_size"] == "32"
+    assert json.loads(written["mean"]) == list(pre.mean) and json.loads(written["std"]) == list(pre.std)
+    assert (written["interpolation"], float(written["crop_pct"])) == (pre.interpolation, pre.crop_pct)
+    assert written["input_layout"].startswith("NCHW float32, RGB")
+    assert json.loads(written["preprocessing"])["input_size"] == 32  # the exported size, not the preset's 224

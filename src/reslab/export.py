@@ -2,8 +2,12 @@
 checked numerically against the PyTorch model before they count as written."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
+import json
+import os
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -15,11 +19,13 @@ from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
 from .choices import EXPORT_FORMATS
 from .errors import ReslabError
-from .files import atomic_write, write_bytes
+from .files import atomic_write, check_writable_folder, write_bytes
+from .spec import Preprocessing
 
 FORMATS = EXPORT_FORMATS
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 ONNX_FILE_LIMIT = 2**31  # protobuf's limit on one message: larger models need external data files
+METADATA_FILE = "reslab.json"  # the metadata in TorchScript and exported-program archives (ONNX: metadata_props)
 
 
 class ExportError(ReslabError, ValueError):
@@ -115,10 +121,12 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
            ) -> dict:
     """Write `model` as `fmt`, reload the file, and compare it with the eager model on random input.
 
-    The file is written beside `path` under a temporary name, checked, then renamed: a failed check, a full disk
-    or a crash leaves no file and any previous `path` untouched. Returns {"path", "format", "max_abs_diff",
-    "batch_checked", "folded_norms", "unfolded_norms"}; raises ExportError when the difference exceeds
-    `tolerance` or an option does not apply to `fmt`.
+    The file carries `export_metadata` (input layout and size, mean/std, interpolation, crop_pct, class names):
+    ONNX in its metadata_props, TorchScript and exported-program files as the extra file reslab.json
+    (`read_metadata` reads any of them). It is written beside `path` under a temporary name, checked, then
+    renamed: a failed check, a full disk or a crash leaves no file and any previous `path` untouched. Returns
+    {"path", "format", "max_abs_diff", "batch_checked", "folded_norms", "unfolded_norms", "metadata"}; raises
+    ExportError when the difference exceeds `tolerance` or an option does not apply to `fmt`.
     """
     path = Path(path)
     _check_options(fmt, path, input_size=input_size, batch_size=batch_size, dynamic_batch=dynamic_batch,
@@ -134,10 +142,58 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
                                                                          size, frames)
     with torch.no_grad():
         expected = reference(probe)
-    data = WRITERS[fmt](shipped, x, dynamic_batch, opset)
-    diff = atomic_write(path, lambda tmp: _write_checked(fmt, tmp, data, probe, expected, tolerance, path))
+    metadata = export_metadata(model, size)
+    with _without_exporter_noise():
+        data = WRITERS[fmt](shipped, x, dynamic_batch, opset, metadata)
+        diff = atomic_write(path, lambda tmp: _write_checked(fmt, tmp, data, probe, expected, tolerance, path))
     return {"path": str(path), "format": fmt, "max_abs_diff": diff, "batch_checked": probe.shape[0],
-            "folded_norms": getattr(shipped, "folded_norms", 0), "unfolded_norms": getattr(shipped, "unfolded_norms", [])}
+            "folded_norms": getattr(shipped, "folded_norms", 0), "unfolded_norms": getattr(shipped, "unfolded_norms", []),
+            "metadata": metadata}
+
+
+def export_metadata(model: nn.Module, input_size: int) -> dict[str, str]:
+    """What a program that runs the file needs besides its graph, as strings (ONNX metadata is string to string):
+    the input's name, layout and size, how an image becomes that input (interpolation, crop_pct, mean, std; all of
+    it as `preprocessing` JSON, audio features included), and the class names (JSON) of the output's columns."""
+    pre = getattr(model, "preprocessing", None) or Preprocessing(input_size=input_size)
+    in_chans = model.spec.in_chans
+    if pre.audio is not None:
+        layout = "N x 1 x mel bands x frames, float32: a clip's log-mel features (preprocessing.audio), normalised"
+    else:
+        colours = {1: "greyscale", 3: "RGB"}.get(in_chans, f"{in_chans} channels")
+        layout = f"NCHW float32, {colours} scaled to [0, 1], then (x - mean) / std per channel"
+    metadata = {"input_name": "images", "output_name": "logits", "input_layout": layout,
+                "input_size": str(input_size), "interpolation": pre.interpolation, "crop_pct": f"{pre.crop_pct:g}",
+                "mean": json.dumps(list(pre.mean)), "std": json.dumps(list(pre.std)),
+                "preprocessing": json.dumps({**pre.to_dict(), "input_size": input_size})}
+    if getattr(model, "classes", None):
+        metadata["classes"] = json.dumps(list(model.classes))
+    return metadata
+
+
+def read_metadata(path, fmt: str) -> dict[str, str]:
+    """The metadata `export` wrote into the file at `path`."""
+    if fmt == "onnx":
+        import onnx
+
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    extra = {METADATA_FILE: ""}
+    with _without_exporter_noise():
+        if fmt == "torchscript":
+            torch.jit.load(str(path), _extra_files=extra)
+        else:
+            torch.export.load(str(path), extra_files=extra)
+    return json.loads(extra[METADATA_FILE] or "{}")
+
+
+@contextlib.contextmanager
+def _without_exporter_noise():
+    """The exporters' warnings that say nothing about the model being exported: constant folding skipped on a
+    strided slice (option-A shortcuts), and TorchScript's deprecation (the command line says it once)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        yield
 
 
 def _write_checked(fmt: str, tmp: str, data: bytes, probe, expected, tolerance: float, path: Path) -> float:
@@ -158,15 +214,32 @@ def _write_checked(fmt: str, tmp: str, data: bytes, probe, expected, tolerance: 
     return diff
 
 
-def _check_options(fmt: str, path: Path, *, input_size, batch_size, dynamic_batch, opset, tolerance) -> None:
-    """Every option checked before anything is traced or written."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format {fmt!r}: choose one of {list(FORMATS)}")
+def check_output(path, fmt: str, source=None) -> None:
+    """Where an export goes, checked before anything is loaded or traced: a file name (not a folder) in a folder
+    that can be written (not under a file), ending .pt2 for an exported program, and never `source`, the
+    checkpoint being exported (symlinks and hard links included)."""
+    path = Path(path)
     if path.is_dir():
         raise ExportError(f"output {path} is a folder: give a file name, e.g. {path / ('model' + SUFFIXES[fmt])}")
     if fmt == "exported-program" and path.suffix != ".pt2":
         raise ExportError(f"exported-program output {path.name!r} must end in .pt2: torch.export only loads "
                           "archives with that suffix")
+    if source is not None and _same_file(path, Path(source)):
+        raise ExportError(f"output {path} is the checkpoint being exported ({source}): the export would replace "
+                          f"it; name another file, e.g. {path.with_suffix(SUFFIXES[fmt])}")
+    check_writable_folder(path.parent, ExportError)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """`a` and `b` are one file: the same path once symlinks are resolved, or (both existing) one inode."""
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def _check_options(fmt: str, path: Path, *, input_size, batch_size, dynamic_batch, opset, tolerance) -> None:
+    """Every option checked before anything is traced or written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: choose one of {list(FORMATS)}")
+    check_output(path, fmt)
     if input_size is not None and input_size < 1:
         raise ExportError(f"--input-size must be a positive number of pixels, got {input_size}")
     if batch_size < 1:
@@ -182,9 +255,9 @@ def _check_options(fmt: str, path: Path, *, input_size, batch_size, dynamic_batc
                           "so another batch size is not guaranteed; use onnx or exported-program")
 
 
-def _write_onnx(model, x, dynamic_batch, opset) -> bytes:
+def _write_onnx(model, x, dynamic_batch, opset, metadata) -> bytes:
     try:
-        import onnx  # noqa: F401  (the exporter needs it)
+        import onnx
         import onnxruntime  # noqa: F401  (the check needs it)
     except ImportError:
         raise ExportError("onnx export needs the onnx and onnxruntime packages: pip install 'reslab[export]'") from None
@@ -199,7 +272,9 @@ def _write_onnx(model, x, dynamic_batch, opset) -> bytes:
     # the TorchScript-based exporter: the dynamo one needs onnxscript, which ResLab does not depend on
     torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["images"], output_names=["logits"],
                       dynamic_axes=axes or None, opset_version=opset or 17)
-    return buffer.getvalue()
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.helper.set_model_props(proto, metadata)
+    return proto.SerializeToString()
 
 
 def _run_onnx(path, x):
@@ -209,10 +284,10 @@ def _run_onnx(path, x):
     return torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
 
 
-def _write_torchscript(model, x, dynamic_batch, opset) -> bytes:
+def _write_torchscript(model, x, dynamic_batch, opset, metadata) -> bytes:
     buffer = io.BytesIO()
     with torch.no_grad():
-        torch.jit.save(torch.jit.trace(model, x), buffer)
+        torch.jit.save(torch.jit.trace(model, x), buffer, _extra_files={METADATA_FILE: json.dumps(metadata)})
     return buffer.getvalue()
 
 
@@ -221,10 +296,11 @@ def _run_torchscript(path, x):
         return torch.jit.load(str(path))(x)
 
 
-def _write_exported_program(model, x, dynamic_batch, opset) -> bytes:
+def _write_exported_program(model, x, dynamic_batch, opset, metadata) -> bytes:
     shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
     buffer = io.BytesIO()
-    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), buffer)
+    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), buffer,
+                      extra_files={METADATA_FILE: json.dumps(metadata)})
     return buffer.getvalue()
 
 

@@ -2,6 +2,8 @@
 keeps the previous one byte for byte. Library imports stay inside the tests."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -113,3 +115,47 @@ def test_onnx_over_two_gigabytes_suggests_another_format(good, tmp_path, monkeyp
     result = run_cli(["export", good, "--format", "onnx", "--output", tmp_path / "m.onnx"])
     assert_clean_error(result, 2, "2 GiB", "exported-program")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.fixture
+def no_export(monkeypatch):
+    """Loading the model or exporting it fails the test: the case must be refused before any work."""
+    def work(*args, **kwargs):
+        raise AssertionError("the export went ahead")
+
+    monkeypatch.setattr("reslab.cli.export.load_model_from_args", work)
+    monkeypatch.setattr("reslab.export.export", work)
+
+
+def test_output_under_a_file_is_refused_before_any_work(good, tmp_path, no_export):
+    (tmp_path / "afile").write_text("mine")
+    result = run_cli(["export", good, "--format", "onnx", "--output", tmp_path / "afile" / "m.onnx"])
+    assert_clean_error(result, 2, "afile", "is a file, not a folder")
+    assert result.err.count("\n") == 1, result.err  # the one line; no library warnings
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+def _run_folder(good, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.safetensors").write_bytes(good.read_bytes())
+    return run
+
+
+@pytest.mark.parametrize("output", [
+    pytest.param(lambda run: (run, run / "last.safetensors"), id="run-folder-into-its-checkpoint"),
+    pytest.param(lambda run: (run / "last.safetensors", run / ".." / "run" / "last.safetensors"), id="same-file"),
+    pytest.param(lambda run: (run / "last.safetensors", _link(run, os.symlink)), id="symlink-to-it"),
+    pytest.param(lambda run: (run / "last.safetensors", _link(run, os.link)), id="hard-link-to-it"),
+])
+def test_an_export_never_writes_over_its_own_checkpoint(good, tmp_path, no_export, output):
+    run = _run_folder(good, tmp_path)
+    source, target = output(run)
+    result = run_cli(["export", source, "--format", "onnx", "--output", target])
+    assert_clean_error(result, 2, "is the checkpoint being exported", "name another file")
+    assert (run / "last.safetensors").read_bytes() == good.read_bytes()
+
+
+def _link(run, make) -> str:
+    make(run / "last.safetensors", run / "m.onnx")
+    return str(run / "m.onnx")

@@ -2,7 +2,9 @@
 verified."""
 from __future__ import annotations
 
-from .weights import add_model_options, check_model_options, load_model_from_args
+from pathlib import Path
+
+from .weights import add_model_options, check_model_options, load_model_from_args, model_variant
 
 
 def add_commands(sub) -> None:
@@ -24,9 +26,10 @@ def add_commands(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from ..export import export
+    from ..export import check_output, export
 
     check_model_options(args, args.checkpoint, flag="a CHECKPOINT")
+    check_output(args.output, args.format, source=_source(args))  # before anything is loaded or traced
     model = load_model_from_args(args, args.checkpoint)[0]
     result = export(model, args.output, args.format, input_size=args.input_size, batch_size=args.batch_size,
                     fold=not args.no_fold, dynamic_batch=args.dynamic_batch, opset=args.opset,
@@ -37,4 +40,29 @@ def cmd_export(args) -> int:
                  else ""))
     print(f"wrote {result['path']} ({args.format}); verified on a batch of {result['batch_checked']}: "
           f"max abs difference to PyTorch {result['max_abs_diff']:.3g}")
+    where = "metadata_props" if args.format == "onnx" else "extra file reslab.json"
+    print(f"metadata ({where}; reslab.export.read_metadata reads it):")
+    for key, value in result["metadata"].items():
+        if key != "preprocessing":  # the fields above, as one JSON object
+            print(f"  {key:<14} {_shorten(value)}")
+    if args.format == "torchscript":
+        print("note: PyTorch deprecates TorchScript; --format exported-program (.pt2) is its successor")
     return 0
+
+
+def _source(args) -> Path | None:
+    """The weights file an export reads (which it must never replace): the checkpoint, a run directory's last
+    weights, or the published file if it is on this machine."""
+    if args.pretrained:
+        from ..weights.catalogue import get_weights
+        from ..weights.download import cached_path
+
+        return cached_path(get_weights(model_variant(args.model)[0]))
+    from ..train.checkpoint import find_weights
+
+    return find_weights(args.checkpoint)
+
+
+def _shorten(value: str, limit: int = 100) -> str:
+    """A long value (1000 class names) cut to one line."""
+    return value if len(value) <= limit else f"{value[:limit - 20]} ... ({len(value)} characters)"

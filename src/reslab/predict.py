@@ -12,7 +12,8 @@ from PIL import Image
 
 from .data.audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, UnreadableAudioError, read_clip
 from .data.errors import DataError
-from .data.images import IMAGE_SUFFIXES, UnreadableImageError, find_images, open_image, to_rgb
+from .data.images import (IMAGE_SUFFIXES, UnreadableImageError, check_regular_file, find_images, open_image,
+                          to_rgb)
 from .data.transforms import eval_transform
 from .errors import ReslabError
 from .files import atomic_write
@@ -40,6 +41,7 @@ class Predictor:
         """A path, PIL image or (C, H, W) tensor (uint8 0..255 or float 0..1) as one normalised model input;
         for an audio model, a path or Clip as its log-mel features."""
         if isinstance(image, (str, Path)):
+            check_regular_file(image)  # a FIFO named a.png or a.wav would block its reader for ever
             image = open_image(image) if self.preprocessing.audio is None else self._checked(read_clip(image), image)
         elif isinstance(image, Clip) and self.preprocessing.audio is not None:
             image = self._checked(image, "the clip")

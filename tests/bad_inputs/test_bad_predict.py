@@ -247,3 +247,63 @@ def test_a_model_matching_the_checkpoint_gives_its_own_answers_and_class_names(r
     named = run_cli([*argv, "--model", f"{TINY_VARIANT}:num_classes=2:input_size=16:drop_rate=0.5"])
     assert alone.code == named.code == 0, named.err
     assert named.out == alone.out and ": dark (" in named.out
+
+
+# --- only regular files are read: a FIFO named like an image would block its reader for ever -----------------
+@pytest.fixture
+def fifo():
+    """fifo(path): a named pipe at `path`. Every 20 s, whoever is blocked opening one (the fault) is released by
+    opening its other end, and counted in fifo.released, so that a regression fails instead of hanging."""
+    import os
+    import threading
+
+    made, done = [], threading.Event()
+
+    def release():
+        while not done.wait(20):
+            for path in made:
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    make.released.append(path)
+                except OSError:  # nobody is reading it: nothing to release
+                    pass
+
+    threading.Thread(target=release, daemon=True).start()
+
+    def make(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    make.released = []
+    yield make
+    done.set()
+
+
+def test_a_fifo_named_like_an_image_is_skipped_and_named_not_read(run, tmp_path, fifo):
+    folder = tmp_path / "images"
+    fifo(folder / "a.png")
+    _good_image(folder / "b.png", brightness=210)
+    result = run_cli(["predict", folder, "--checkpoint", run, "--topk", "1"])
+    assert "Traceback" not in result.err and result.code == 1, result.err
+    assert f"skipped {folder / 'a.png'}: a named pipe (FIFO), not a regular file" in result.err
+    assert "b.png: light" in result.out and "1 of 2 file(s) could not be read" in result.err
+    assert not fifo.released
+
+
+def test_a_fifo_alone_is_the_none_could_be_read_error(run, tmp_path, fifo):
+    result = run_cli(["predict", fifo(tmp_path / "a.png"), "--checkpoint", run])
+    assert_clean_error(result, 2, "none of the 1 file(s) could be read")
+    assert "named pipe" in result.err and not fifo.released
+
+
+def test_eval_skips_a_fifo_in_its_dataset_as_unreadable(run, tiny_folder, tmp_path, fifo):
+    import shutil
+
+    data = Path(shutil.copytree(tiny_folder, tmp_path / "data"))
+    fifo(data / "val" / "dark" / "fifo.png")
+    result = run_cli(["eval", "--checkpoint", run, "--data", data, "--confusion", tmp_path / "c.png"])
+    assert result.code == 0, result.err
+    assert "8 images" in result.out and "(1 unreadable images skipped)" in result.out
+    assert not fifo.released  # nobody was left waiting on the pipe

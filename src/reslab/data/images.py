@@ -1,13 +1,15 @@
 """The one image decoder and the one folder scan, shared by the datasets and `reslab predict`.
 
 Decoding: any file PIL reads becomes fully decoded 8-bit RGB, 16-bit and float images scaled (not clipped);
-a file that cannot be decoded, a decompression bomb included, is an UnreadableImageError naming it.
+a file that cannot be decoded, a decompression bomb included, is an UnreadableImageError naming it, and so is
+anything but a regular file (a FIFO named a.png would block its reader for ever).
 Scanning: images under a folder, symlinks followed, hidden names skipped; an image reached twice (a symlink
 loop or a second link) is a DataError, since it would silently count more than once.
 """
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ class UnreadableImageError(DataError):
 
 def open_image(path) -> Image.Image:
     """The image at `path` as 8-bit RGB, decoded in full here (a truncated file fails now, not later)."""
+    check_regular_file(path)
     try:
         with Image.open(path) as img:
             return to_rgb(img)
@@ -33,6 +36,23 @@ def open_image(path) -> Image.Image:
     # PIL signals bad data with all of these; a decompression bomb is no OSError but is just as unreadable
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
         raise UnreadableImageError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from None
+
+
+SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                 (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def check_regular_file(path) -> None:
+    """UnreadableImageError naming `path` unless it is a regular file (or a link to one): opening a FIFO waits
+    for a writer and a device may never end, so neither is read. A file object, or a path that cannot be looked at (opening it
+    says why), passes."""
+    try:
+        mode = os.stat(path).st_mode if isinstance(path, (str, os.PathLike)) else stat.S_IFREG
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in SPECIAL_FILES if test(mode)), "a special file")
+        raise UnreadableImageError(f"{path}: {kind}, not a regular file: only regular files are read")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

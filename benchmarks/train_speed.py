@@ -59,7 +59,7 @@ def reslab_loop(data: str, model_name: str, steps: int, warmup: int, batch: int,
             try:
                 first = engine._start_epoch(run, 0)
                 tally = engine._EpochTally()
-                batches = ((i, b) for i, b in engine._epoch_batches(run, first))
+                batches = ((i, b) for i, b in engine._epoch_batches(run, 0, first))
                 return _timed(batches, lambda i, b: engine.train_step(run, b, 0, i, tally), steps, warmup, batch)
             finally:
                 run.close()

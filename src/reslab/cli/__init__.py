@@ -44,8 +44,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SafeStream:
+    """sys.stdout or sys.stderr while a command runs. A reader that went away (`reslab train | head -1`) never
+    stops the work: the first broken pipe points the stream at /dev/null and the command carries on, writing its
+    files and exiting with its own code. A character the stream's encoding lacks (PYTHONIOENCODING=ascii and a
+    file name with an accent) is written as a replacement character instead of failing."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "ascii"
+            return self.stream.write(text.encode(encoding, "replace").decode(encoding))
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        """Later writes, and the flush at exit, go nowhere (a stream without a file descriptor drops each)."""
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError):
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, buffer...: the stream's own
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. The one place where errors become a line on stderr and an exit code:
+    """Run one command with stdout and stderr that survive a closed pipe and an ASCII-only terminal."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _SafeStream(sys.stdout), _SafeStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
+    """The one place where errors become a line on stderr and an exit code:
     ResLab's own errors (bad input) exit 2, a failed file operation 1, an unexpected exception 1 with its
     traceback written to a file (or shown with --debug), Ctrl-C 130."""
     argv = list(sys.argv[1:] if argv is None else argv)

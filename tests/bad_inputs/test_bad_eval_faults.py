@@ -11,29 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from harness import TINY_MODEL, TINY_TRAIN, run_cli
+from harness import run_cli
+from test_bad_predict import _good_image, run  # noqa: F401  (a fixture: the tiny dark-vs-light run)
 
 from reslab.cli import main
-
-
-@pytest.fixture(scope="module")
-def run(tiny_folder, tmp_path_factory) -> Path:
-    """Weights of a tiny model trained on dark vs light."""
-    out = tmp_path_factory.mktemp("faults") / "run"
-    result = run_cli(["train", "--data", tiny_folder, *TINY_MODEL, *TINY_TRAIN, "--epochs", "3", "--lr", "0.2",
-                      "--output", out])
-    assert result.code == 0, result.err
-    return out / "last.safetensors"
-
-
-def _image(path: Path, brightness: int = 40) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((16, 16, 3), brightness, np.uint8)).save(path)
-    return path
 
 
 # --- a reader that goes away (`| head -1`) stops neither the work nor its files ---------------------------------
@@ -53,7 +36,7 @@ def _first_line_then_close(argv: list, cwd: Path) -> tuple[int, str, str]:
 def test_predict_into_a_closed_pipe_still_writes_its_output_file(run, tmp_path):
     folder = tmp_path / "images"
     for i in range(200):
-        _image(folder / f"image_{i:03d}.png", brightness=40 + i % 2 * 170)
+        _good_image(folder / f"image_{i:03d}.png", brightness=40 + i % 2 * 170)
     out = tmp_path / "p.csv"
     code, line, err = _first_line_then_close(["predict", folder, "--checkpoint", run, "--output", out,
                                               "--batch-size", "1", "--topk", "1"], tmp_path)
@@ -75,7 +58,7 @@ def test_training_into_a_closed_pipe_keeps_training_and_saves(tmp_path):
 
 # --- an ASCII-only stdout: a file name with an accent prints with a replacement character ----------------------
 def test_an_ascii_only_stdout_prints_non_ascii_names_with_replacement_characters(run, tmp_path):
-    image = _image(tmp_path / "données.png")
+    image = _good_image(tmp_path / "données.png")
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")  # as PYTHONIOENCODING=ascii makes it
     err = io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):

@@ -4,6 +4,7 @@ import json
 import statistics
 import sys
 
+import numpy as np
 import pytest
 
 import reslab
@@ -176,3 +177,17 @@ def test_the_estimate_leaves_out_runs_that_were_not_timed():
     eta.finished(10.0)
     assert eta.left() == 60.0  # 10 s per unit of cost, 6 units to go
     assert duration(59.6) == "1 min 00 s" and duration(3725) == "1 h 02 min"
+
+
+def test_one_seed_shows_no_spread_and_close_models_keep_their_names_apart():
+    from reslab.report import Comparison, ModelSummary, RunRecord
+    from reslab.report.plots import accuracy_vs, label_offsets
+
+    one = ModelSummary("a", [RunRecord("a", 0, "runs/a", 71.25, 3.0)], 0.27, 0.04, 900.0)
+    twin = ModelSummary("a:attention=se", [RunRecord("a:attention=se", 0, "runs/b", 71.3, 3.0)], 0.28, 0.04, 850.0)
+    far = ModelSummary("c", [RunRecord("c", 0, "runs/c", 90.0, 3.0)], 5.0, 1.0, 100.0)
+    comparison = Comparison("t", [one, twin, far], {}, "cpu")
+    assert comparison.table()[1][0][1] == "71.25 ± -"  # not '± 0.00': one seed measures no spread
+    offsets = label_offsets(np.array([0.27, 0.28, 5.0]), np.array([71.25, 71.3, 90.0]))
+    assert offsets[0] != offsets[1] and offsets[2] == offsets[0]  # the twins apart; the far one in the usual place
+    assert accuracy_vs(comparison, "params", lambda m: m.params_m).startswith(b"\x89PNG")

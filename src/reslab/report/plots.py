@@ -29,17 +29,36 @@ def accuracy_vs(comparison: Comparison, label: str, value) -> bytes:
 
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
-    for m in comparison.models:
-        ax.errorbar(value(m), m.top1_mean, yerr=m.top1_std, fmt="o", capsize=4)
-        ax.annotate(m.model, (value(m), m.top1_mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    xs = [value(m) for m in comparison.models if value(m) > 0]
-    if xs and max(xs) > 10 * min(xs):  # costs spanning orders of magnitude read better on a log axis
+    ax.ticklabel_format(useOffset=False)  # 71.2 and 71.4 as such, not as 0.2 and 0.4 under '+7.1e1'
+    xs, ys = [value(m) for m in comparison.models], [m.top1_mean for m in comparison.models]
+    log = min(xs) > 0 and max(xs) > 10 * min(xs)  # costs spanning orders of magnitude read better on a log axis
+    offsets = label_offsets(np.log10(xs) if log else np.array(xs), np.array(ys))
+    for m, x, y, offset in zip(comparison.models, xs, ys, offsets):
+        ax.errorbar(x, y, yerr=m.top1_std, fmt="o", capsize=4)  # one seed: a point, no bar
+        ax.annotate(m.model, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
+    if log:
         ax.set_xscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel("validation top-1 (%)")
     ax.set_title(f"accuracy vs {label}")
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def label_offsets(xs: np.ndarray, ys: np.ndarray, near: float = 0.08) -> list[tuple[int, int]]:
+    """Where each point's name goes (points right of it, up or down): a point within `near` of the plot's width
+    and height of earlier ones takes the next place in turn, below, further above, further below..., so the
+    names of models of about the same cost and accuracy do not print over each other."""
+    def spread(v):
+        return (v - v.min()) / (np.ptp(v) or 1)
+
+    fx, fy = spread(xs.astype(float)), spread(ys.astype(float))
+    offsets = []
+    for i in range(len(xs)):
+        n = int(np.sum((np.abs(fx[:i] - fx[i]) < near) & (np.abs(fy[:i] - fy[i]) < near)))
+        step = 12 * ((n + 1) // 2)
+        offsets.append((6, 6 + step if n % 2 == 0 else -2 - step))
+    return offsets
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,7 @@ def error_figure(comparison: Comparison) -> bytes:
             if curve.seeds > 1:
                 ax.fill_between(epochs, curve.val_min, curve.val_max, color=colour, alpha=0.15, linewidth=0)
     ax.set_ylim(bottom=0)
+    ax.ticklabel_format(useOffset=False)
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
     ax.set_title("training (thin) and validation (bold) error")
@@ -130,6 +150,7 @@ def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
             epochs = np.arange(1, length + 1)
             ax.plot(epochs, values.mean(0), marker="o", markersize=3, label=m.model)
             ax.fill_between(epochs, values.min(0), values.max(0), alpha=0.2)
+        ax.ticklabel_format(useOffset=False)  # losses of 2.301 and 2.303 as such
         ax.set_xlabel("epoch")
         ax.set_ylabel(column)
         ax.set_title(column)
@@ -146,5 +167,7 @@ def all_figures(comparison: Comparison, curve_columns: tuple[str, ...]) -> dict[
     return figures
 
 
+THROUGHPUT_NOTE = ("images/s: inference, measured once per model on this machine after the training; a machine "
+                   "busy with other work measures less, so compare the models within one report only")
 # a sentence under a figure in both reports, saying how to read it
-FIGURE_NOTES = {"error_curves": ERROR_CURVES_NOTE}
+FIGURE_NOTES = {"error_curves": ERROR_CURVES_NOTE, "accuracy_vs_throughput": THROUGHPUT_NOTE}

@@ -5,9 +5,10 @@ import statistics
 from dataclasses import dataclass, field
 
 # what the results table's columns mean, under the table in both reports
-TABLE_NOTE = ("val top-1: final-epoch validation accuracy of each run, mean ± sample standard deviation over seeds. "
-              "train error: final-epoch training top-1 error (over that epoch's batches, with augmentation), "
-              "mean over seeds. img/s: inference throughput measured on this machine. "
+TABLE_NOTE = ("val top-1: final-epoch validation accuracy of each run, mean ± sample standard deviation over seeds "
+              "(- for one seed: no spread measured). train error: final-epoch training top-1 error (over that "
+              "epoch's batches, with augmentation), mean over seeds. img/s: inference throughput, measured once per "
+              "model on this machine after the training (a machine busy with other work measures less). "
               "train time: mean wall time of one run.")
 
 
@@ -38,9 +39,9 @@ class ModelSummary:
         return statistics.fmean(r.top1 for r in self.runs)
 
     @property
-    def top1_std(self) -> float:
-        """Sample standard deviation over seeds (0 for a single seed)."""
-        return statistics.stdev([r.top1 for r in self.runs]) if len(self.runs) > 1 else 0.0
+    def top1_std(self) -> float | None:
+        """Sample standard deviation over seeds (None for a single seed: no spread was measured)."""
+        return statistics.stdev([r.top1 for r in self.runs]) if len(self.runs) > 1 else None
 
     @property
     def train_error_mean(self) -> float | None:
@@ -68,7 +69,7 @@ class Comparison:
         # the training error beside the validation accuracy: the degradation problem is seen in training error
         headers = ["model", "val top-1 % (mean ± std)", "train error (%)", "seeds", "params (M)", "GMACs", "img/s",
                    "train time (s)"]
-        rows = [[m.model, f"{m.top1_mean:.2f} ± {m.top1_std:.2f}", _percent(m.train_error_mean), len(m.runs),
+        rows = [[m.model, f"{m.top1_mean:.2f} ± {_percent(m.top1_std)}", _percent(m.train_error_mean), len(m.runs),
                  f"{m.params_m:.3f}", f"{m.gmacs:.3f}", f"{m.images_per_s:.0f}", f"{m.wall_s_mean:.1f}"]
                 for m in self.models]
         return headers, rows
@@ -81,4 +82,4 @@ class Comparison:
 
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"  # older runs logged no training accuracy
+    return "-" if value is None else f"{value:.2f}"  # one seed has no spread; older runs logged no training accuracy

@@ -68,3 +68,112 @@ def test_an_ascii_only_stdout_prints_non_ascii_names_with_replacement_characters
     printed = stdout.buffer.getvalue().decode("ascii")
     assert f"{tmp_path}/donn?es.png: dark (" in printed and "wrote 1 predictions" in printed
     assert json.loads((tmp_path / "p.json").read_text())[0]["file"] == str(image)  # files keep the real name
+
+
+# --- eval's side files: after the metrics, only where asked or writable, each said --------------------------------
+@pytest.fixture
+def read_only(monkeypatch):
+    """read_only(folder): no file can be made in `folder`. chmod, and since root ignores modes, opening a file for
+    writing there fails as a read-only folder makes it fail (builtins.open, io.open and os.open)."""
+    import builtins
+    import errno
+
+    folders: list[Path] = []
+
+    def inside(file) -> bool:
+        return isinstance(file, (str, os.PathLike)) and Path(file).resolve().parent in folders
+
+    def refuse(file):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        return refuse(file) if inside(file) and any(c in mode for c in "wax+") else real_open(file, mode, *args,
+                                                                                                **kwargs)
+
+    unnamed = getattr(os, "O_TMPFILE", 0)  # tempfile.TemporaryFile(dir=folder) opens the folder with it
+
+    def fake_os_open(file, flags, *args, **kwargs):
+        creates = (inside(file) and flags & os.O_CREAT
+                   or unnamed and flags & unnamed == unnamed and Path(file).resolve() in folders)
+        return refuse(file) if creates else real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(io, "open", fake_open)
+    monkeypatch.setattr(os, "open", fake_os_open)
+
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.append(folder.resolve())
+        folder.chmod(0o500)
+        return folder
+
+    yield make
+    for folder in folders:
+        if folder.exists():  # tmp_path may have gone first
+            folder.chmod(0o700)
+
+
+@pytest.fixture
+def checkpoint_in(run):
+    """checkpoint_in(folder): a copy of the tiny run's weights there."""
+    import shutil
+
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(run, folder / "last.safetensors"))
+
+    return make
+
+
+def test_eval_in_a_read_only_folder_prints_the_metrics_and_says_the_png_was_skipped(checkpoint_in, read_only,
+                                                                                     tiny_folder, tmp_path):
+    checkpoint = checkpoint_in(tmp_path / "shared")
+    read_only(tmp_path / "shared")
+    result = run_cli(["eval", "--checkpoint", checkpoint, "--data", tiny_folder])
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    assert "top-1 100.00%" in result.out and "light" in result.out
+    assert f"confusion matrix not written: cannot write {checkpoint.parent / 'confusion_val.png'} " \
+           "(permission denied); give --confusion PATH" in result.err
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["last.safetensors"]
+
+
+def test_eval_with_a_confusion_path_that_cannot_be_written_fails_before_evaluating(checkpoint_in, read_only,
+                                                                                    tiny_folder, tmp_path):
+    from harness import assert_clean_error
+
+    checkpoint = checkpoint_in(tmp_path / "run")
+    png = read_only(tmp_path / "locked") / "c.png"
+    result = run_cli(["eval", "--checkpoint", checkpoint, "--data", tiny_folder, "--confusion", png])
+    assert_clean_error(result, 2, "cannot write into", "locked", "permission denied")
+    assert "top-1" not in result.out
+
+
+def test_eval_json_writes_no_png_unless_asked(checkpoint_in, tiny_folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checkpoint = checkpoint_in(tmp_path / "run")
+    result = run_cli(["eval", "--checkpoint", checkpoint, "--data", tiny_folder, "--json"])
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["top1"] == 1.0
+    assert sorted(p.name for p in tmp_path.rglob("*.png")) == []
+    asked = run_cli(["eval", "--checkpoint", checkpoint, "--data", tiny_folder, "--json", "--confusion", "c.png"])
+    assert asked.code == 0 and json.loads(asked.out)["top1"] == 1.0  # stdout is the JSON alone
+    assert "confusion matrix: c.png" in asked.err and (tmp_path / "c.png").stat().st_size > 0
+
+
+CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def test_eval_json_of_published_weights_writes_no_png_in_the_current_folder(tmp_path, monkeypatch):
+    """The weights shipped in the package (no network), on a folder named as CIFAR-10's classes."""
+    from harness import write_image_folder
+
+    data = write_image_folder(tmp_path / "data", classes=CIFAR10, train=1, val=1, size=32)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_cli(["eval", "--model", "resnet20_cifar", "--pretrained", "--data", data, "--json"])
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["images"] == 10
+    assert list(work.iterdir()) == []

@@ -2,9 +2,13 @@
 weights (`--model resnet50.a1_in1k --pretrained`), each with its own preprocessing."""
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from pathlib import Path
 
+from ..errors import ReslabError
+from ..files import check_writable_file, describe_os_error
 from ..table import format_table
 from .weights import add_model_options, check_model_options, load_model_from_args
 
@@ -18,7 +22,8 @@ def add_commands(sub) -> None:
     p.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--confusion", default=None, help="confusion-matrix PNG path (default: beside the checkpoint; "
-                                                     "for published weights, in the current folder)")
+                                                     "for published weights, in the current folder; with "
+                                                     "--json, none)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--knn", action="store_true", help="kNN top-1 of the frozen backbone (k=200, t=0.1): queries "
                                                       "from --data's val/, the labelled bank from --bank's train/")
@@ -28,7 +33,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from ..errors import ReslabError
     from ..train.checkpoint import find_weights
     from ..train.evaluate import evaluate_model
 
@@ -42,29 +46,56 @@ def cmd_eval(args) -> int:
     if args.checkpoint:
         find_weights(args.checkpoint)  # a missing checkpoint is said before anything else happens
     model, weights, name = load_model_from_args(args, args.checkpoint)
-    if args.confusion:
-        png = Path(args.confusion)
-    elif args.pretrained:
-        png = Path(f"confusion_{model.weights_tag}_{args.split}.png")
-    else:
-        png = weights.parent / f"confusion_{args.split}.png"
-    result = evaluate_model(model, args.data, split=args.split, tta=args.tta, batch_size=args.batch_size,
-                            confusion_png=png, name=name,
-                            title=model.weights_tag if args.pretrained else weights.parent.name)
+    png = _confusion_path(args, model, weights)
+    if args.confusion:  # asked for: a place that cannot take it is said now, not after the evaluation
+        check_writable_file(png)
+    result = evaluate_model(model, args.data, split=args.split, tta=args.tta, batch_size=args.batch_size, name=name)
+    say = print
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-        return 0
-    print(f"{name} on {args.data or 'digits'}/{args.split}{' (flip TTA)' if args.tta else ''}: "
-          f"{result.images} images")
-    print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}"
-          + (f"   ({len(result.unreadable)} unreadable images skipped)" if result.unreadable else ""))
-    print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
-    print(f"confusion matrix: {png}")
+        say = functools.partial(print, file=sys.stderr)  # stdout is the JSON alone
+    else:
+        print(f"{name} on {args.data or 'digits'}/{args.split}{' (flip TTA)' if args.tta else ''}: "
+              f"{result.images} images")
+        print(f"top-1 {result.top1:.2%}   top-5 {result.top5:.2%}   loss {result.loss:.4f}"
+              + (f"   ({len(result.unreadable)} unreadable images skipped)" if result.unreadable else ""))
+        print(format_table(["class", "accuracy"], [[c, f"{a:.2%}"] for c, a in result.per_class.items()]))
+    if png is not None:  # side files after the metrics: a failure to write one never costs them
+        title = model.weights_tag if args.pretrained else weights.parent.name
+        _save_confusion(result, png, f"{title}: top-1 {result.top1:.2%}", bool(args.confusion), say)
     return 0
 
 
+def _confusion_path(args, model, weights) -> Path | None:
+    """Where the confusion PNG goes: --confusion; else, except with --json, beside the checkpoint (for published
+    weights, in the current folder)."""
+    if args.confusion:
+        return Path(args.confusion)
+    if args.json:
+        return None
+    if args.pretrained:
+        return Path(f"confusion_{model.weights_tag}_{args.split}.png")
+    return weights.parent / f"confusion_{args.split}.png"
+
+
+def _save_confusion(result, png: Path, title: str, asked: bool, say) -> None:
+    """Write the PNG and say where it went; a default place that cannot take it (a read-only run folder) is said
+    and skipped, a place asked for that fails is an error."""
+    from ..train.evaluate import save_confusion_png
+
+    try:
+        save_confusion_png(result, png, title=title)
+    except OSError as e:
+        why = describe_os_error(e, with_name=False)
+        if asked:
+            raise ReslabError(f"cannot write --confusion {png}: {why}; choose another place") from None
+        print(f"confusion matrix not written: cannot write {png} ({why}); give --confusion PATH to put it "
+              "elsewhere", file=sys.stderr)
+        return
+    say(f"confusion matrix: {png}")
+
+
 def _cmd_knn(args) -> int:
-    from ..errors import ReslabError
     from ..selfsup.knn import knn_eval
 
     if not args.checkpoint:

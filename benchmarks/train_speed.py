@@ -44,23 +44,24 @@ def _sgd_step(model, opt, x, y) -> None:
     opt.step()
 
 
-def reslab_loop(data: str, model_name: str, steps: int, warmup: int, batch: int, amp: str, channels_last: bool,
-                compile_: bool) -> float:
-    """Images/s of ResLab's training loop: the engine's setup, batches and train_step."""
-    from reslab.train import engine
+def reslab_loop(data: str, model_name: str, steps: int, warmup: int, batch: int, amp: str,
+                channels_last: bool | None, compile_: bool | None) -> float:
+    """Images/s of ResLab's training loop: the engine's setup and its task's batches and steps. None for
+    compile / channels-last is what the plain `reslab train --data DIR` decides (the cifar recipe's 64,000 steps:
+    compiled, channels-last)."""
+    from reslab.train import engine, runner
     from reslab.train.config import from_recipe
 
     with tempfile.TemporaryDirectory() as out:
         cfg = from_recipe("cifar", model=model_name, data=data, batch_size=batch, amp=amp,
                           channels_last=channels_last, compile=compile_, output=out, tensorboard=False,
-                          progress=False, epochs=1)
-        with engine._processes(cfg) as (env, device):
+                          progress=False)
+        with runner.processes(cfg) as (env, device):
             run = engine.setup(cfg, None, env, device, time.perf_counter())
             try:
-                first = engine._start_epoch(run, 0)
-                tally = engine._EpochTally()
-                batches = ((i, b) for i, b in engine._epoch_batches(run, 0, first))
-                return _timed(batches, lambda i, b: engine.train_step(run, b, 0, i, tally), steps, warmup, batch)
+                tally = runner.Tally()
+                batches = enumerate(run.begin_epoch(0, 0))
+                return _timed(batches, lambda i, b: run.step(b, 0, i, tally), steps, warmup, batch)
             finally:
                 run.close()
 
@@ -103,8 +104,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--amp", default="off", choices=("off", "bf16"))
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
+    # unset: as the plain `reslab train` command decides (train.engine.FAST_PATH_IMAGES)
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--json", default=None, help="also write the numbers to this file")
     args = p.parse_args()
     gflops, limit = compute_limit(args.model)

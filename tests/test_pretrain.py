@@ -118,7 +118,7 @@ def test_accumulated_batches_take_one_optimiser_and_momentum_step_each(tmp_path,
     from reslab.selfsup import loop
 
     calls = {"optimiser": 0, "target": 0}
-    honest_step, honest_update = loop._optimizer_step, SelfSupervised.update_target
+    honest_step, honest_update = loop.optimizer_step, SelfSupervised.update_target
 
     def counted_step(*args):
         calls["optimiser"] += 1
@@ -128,7 +128,7 @@ def test_accumulated_batches_take_one_optimiser_and_momentum_step_each(tmp_path,
         calls["target"] += 1
         honest_update(self)
 
-    monkeypatch.setattr(loop, "_optimizer_step", counted_step)
+    monkeypatch.setattr(loop, "optimizer_step", counted_step)
     monkeypatch.setattr(SelfSupervised, "update_target", counted_update)
     result = pretrain(method="byol", proj_hidden=16, proj_dim=8, pred_hidden=8, subset=32, val_subset=10, epochs=2,
                       batch_size=8, accum_steps=2, output=str(tmp_path / "run"), **RUN)

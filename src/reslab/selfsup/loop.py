@@ -1,5 +1,6 @@
-"""The pre-training loop: `reslab train`'s run directory, resume, signals and data order, with the method's loss
-in place of the classifier's. Labels are never read, except by the kNN monitor on a labelled validation split."""
+"""Self-supervised pre-training as the runner's task (train.runner: the loop, stop and exact resume, the epoch log):
+the method's loss in place of the classifier's, the kNN monitor at each epoch's end. Labels are never read, except
+by the kNN monitor on a labelled validation split."""
 from __future__ import annotations
 
 import math
@@ -12,14 +13,14 @@ import torch
 
 from ..data import DataError
 from ..errors import ReslabError
-from ..progress import ProgressBar
 from ..table import format_table
 from ..train import checkpoint, distributed
 from ..train.device import autocast
-from ..train.engine import DIVERGED_HINT, TrainingDiverged, _optimizer_step, _processes, _silent, _StopRequest
+from ..train.engine import DIVERGED_HINT, TrainingDiverged
 from ..train.optim import build_optimizer, param_groups
 from ..train.progress import EpochLog
 from ..train.rundir import CONFIG, STATE, WEIGHTS, claim
+from ..train.runner import StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from ..train.schedule import LrSchedule
 from .config import PretrainConfig, from_method, resume_config
 from .learner import SelfSupervised
@@ -54,13 +55,14 @@ class PretrainRun:
     rank_batch: int
     monitor: tuple | None  # (bank, queries) for the kNN monitor, or None
     metrics: dict
-    stop: _StopRequest
+    stop: StopRequest
     log: EpochLog | None = None
     start_epoch: int = 0
     start_step: int = 0
     global_step: int = 0
     replacing: bool = False  # a new run in a folder whose run files it replaces at its first checkpoint
-    resumed_tally: tuple = (0.0, 0)  # (loss sum, batches) of the epoch a mid-epoch resume starts in
+    resumed_tally: tuple = ()  # the runner's Tally of the epoch a mid-epoch resume starts in
+    saved_epoch: int | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -69,6 +71,41 @@ class PretrainRun:
     def say(self, *args) -> None:
         if self.env.is_main:
             print(*args)
+
+    # --- the runner's Task ---
+    command = "pretrain"
+
+    @property
+    def epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.epochs * self.steps_per_epoch
+
+    def batches_in(self, epoch: int) -> int:
+        return self.steps_per_epoch
+
+    def begin_epoch(self, epoch: int, first: int):
+        self.sampler.set_epoch(epoch, start=first * self.rank_batch)
+        self.net.train()
+        return self.loader
+
+    def step(self, batch, epoch: int, i: int, tally: Tally) -> None:
+        _step(self, batch, epoch, i, tally)
+
+    def progress_text(self, tally: Tally) -> str:
+        return f"loss {tally.loss_sum / max(tally.batches, 1):.4f}"
+
+    def end_epoch(self, epoch: int, tally: Tally) -> str:
+        total = distributed.all_sum([tally.loss_sum, tally.batches], self.env, self.device)
+        self.metrics = {"train_loss": total[0] / max(total[1], 1), "lr": self.schedule.lr_at(self.global_step - 1),
+                        **_monitor(self)}
+        return (f"epoch {epoch + 1}: loss {self.metrics['train_loss']:.4f}"
+                + (f", kNN top-1 {self.metrics['knn_top1']:.2%}" if "knn_top1" in self.metrics else ""))
+
+    def save(self, epoch: int, step_in_epoch: int, tally: list | None) -> None:
+        _save(self, epoch, step_in_epoch, tally)
 
 
 def whole_batches(per_rank: int, rank_batch: int, accum: int) -> int:
@@ -86,38 +123,13 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
         print(f"{cfg.output} has already finished its {state['epoch']} epochs; to train longer, resume with a "
               f"larger --epochs")
         return PretrainResult(Path(cfg.output), dict(state["best"]), state["epoch"], finished_before=True)
-    with _processes(cfg) as (env, device):
+    with processes(cfg) as (env, device):
         run = _setup(cfg, state, env, device)
         try:
-            for epoch in range(run.start_epoch, cfg.epochs):
-                first = run.start_step if epoch == run.start_epoch else 0
-                run.sampler.set_epoch(epoch, start=first * run.rank_batch)
-                run.net.train()
-                bar = ProgressBar(run.steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and env.is_main)
-                loss_sum, seen = run.resumed_tally if first else (0.0, 0)
-                for i, batch in enumerate(run.loader, start=first):
-                    if i >= run.steps_per_epoch:
-                        break
-                    loss_sum += _step(run, batch, epoch, i)
-                    seen += 1
-                    bar.update(i + 1 - first, (i + 1) * run.rank_batch, f"loss {loss_sum / seen:.4f}")
-                    if (i + 1) % cfg.accum_steps:  # stop only between optimiser steps
-                        continue
-                    stop_after = cfg.stop_after_steps is not None and run.global_step >= cfg.stop_after_steps
-                    if run.stop.requested(env, device) or stop_after:
-                        _save(run, epoch, i + 1, tally=distributed.all_sum([loss_sum, seen], env, device))
-                        run.say(f"\nstopped at step {run.global_step}; checkpoint saved. Resume with: "
-                                f"reslab pretrain --resume {run.run_dir}")
-                        return PretrainResult(run.run_dir, run.metrics, epoch, "signal" if run.stop.signum else
-                                              "stop_after_steps", time.perf_counter() - t0, run.stop.signum)
-                total = distributed.all_sum([loss_sum, seen], env, device)
-                run.metrics = {"train_loss": total[0] / max(total[1], 1),
-                               "lr": run.schedule.lr_at(run.global_step - 1), **_monitor(run)}
-                run.say(f"epoch {epoch + 1}: loss {run.metrics['train_loss']:.4f}"
-                        + (f", kNN top-1 {run.metrics['knn_top1']:.2%}" if "knn_top1" in run.metrics else ""))
-                _save(run, epoch + 1, 0)
-                if run.log is not None:
-                    run.log.write(epoch + 1, run.metrics)
+            epochs_done, stopped = run_epochs(run)
+            if stopped:
+                return PretrainResult(run.run_dir, run.metrics, epochs_done, stopped, time.perf_counter() - t0,
+                                      run.stop.signum)
             if env.is_main:
                 print(format_table(["summary", "value"], [[k, f"{v:.4f}"] for k, v in run.metrics.items()]
                                    + [["epochs", cfg.epochs], ["backbone weights", run.run_dir / WEIGHTS]]))
@@ -128,7 +140,7 @@ def pretrain(config: PretrainConfig | dict | None = None, **overrides) -> Pretra
                 run.log.close()
 
 
-def _step(run: PretrainRun, batch, epoch: int, i: int) -> float:
+def _step(run: PretrainRun, batch, epoch: int, i: int, tally: Tally) -> None:
     run.schedule.set(run.global_step)
     run.learner.progress = run.global_step / (run.cfg.epochs * run.steps_per_epoch)
     accum = run.cfg.accum_steps
@@ -140,9 +152,11 @@ def _step(run: PretrainRun, batch, epoch: int, i: int) -> float:
                                f"{i + 1}). {DIVERGED_HINT}")
     (run.scaler.scale(loss) if run.scaler else loss).div(accum).backward()
     if (i + 1) % accum == 0:
-        _optimizer_step(run.learner, run.optimizer, run.scaler, None, 0.0)
+        optimizer_step(run.learner, run.optimizer, run.scaler, None, 0.0)
     run.global_step += 1
-    return value
+    tally.loss_sum += value
+    tally.batches += 1
+    tally.seen += run.rank_batch
 
 
 def _monitor(run: PretrainRun) -> dict:
@@ -183,7 +197,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
     schedule = LrSchedule(optimizer, cfg, base_lr, whole_batches(sampler.per_rank, rank_batch, cfg.accum_steps))
     monitor = (train_set, val_set) if val_set is not None and train_set.classes != ["(unlabelled)"] else None
     run = PretrainRun(cfg, env, device, Path(cfg.output), learner, net, optimizer, scaler, schedule, sampler, loader,
-                      rank_batch, monitor, dict(state["best"]) if state else {}, _StopRequest())
+                      rank_batch, monitor, dict(state["best"]) if state else {}, StopRequest())
     if state is not None:
         learner.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -192,7 +206,7 @@ def _setup(cfg: PretrainConfig, state: dict | None, env, device: torch.device) -
         checkpoint.set_rng_state(state["rng"])
         run.start_epoch, run.start_step, run.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         if run.start_step and env.is_main:  # the other ranks' share is in rank 0's sum
-            run.resumed_tally = tuple(state.get("tally") or (0.0, 0))
+            run.resumed_tally = tuple(state.get("tally") or ())
         run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}")
     elif env.is_main:
         run.replacing = _start_run_dir(run.run_dir, cfg)
@@ -230,7 +244,7 @@ def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
     from ..data import ClassBalancedSubset, is_audio
     from .unlabelled import open_images
 
-    splits = open_images(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else _silent,
+    splits = open_images(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else silent,
                          progress=cfg.progress and env.is_main)
     train_set, val_set = splits["train"], splits["val"]
     if is_audio(train_set):

@@ -1,16 +1,13 @@
-"""The training loop, top to bottom: `setup` opens the data and builds the model, optimiser and schedule (or
-resumes them); `train` is then the loop alone: epochs of `train_step`, evaluation, the NaN guard, a checkpoint."""
+"""Supervised training as the runner's task: `setup` opens the data and builds the model, optimiser and schedule
+(or resumes them) into a `Run`; `train` hands it to `runner.run_epochs`, whose steps are `train_step` and whose
+epochs end in `evaluate_epoch`, the NaN guard and a checkpoint."""
 from __future__ import annotations
 
 import dataclasses
 import errno
 import math
 import os
-import signal
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,16 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReslabError
-from ..progress import ProgressBar
 from ..factory import create_model
 from ..table import format_table
 from . import checkpoint, distributed
 from .config import TrainConfig, from_recipe
-from .device import autocast, pick_device
+from .device import autocast
 from .ema import WeightEma
 from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
 from .progress import EpochLog
+from .runner import StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from .rundir import CONFIG, EMA_WEIGHTS, claim
 from .schedule import LrSchedule
 
@@ -111,29 +108,15 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> TrainResult:
     state = checkpoint.load_state(Path(cfg.output)) if cfg.resume else None
     if state is not None and _finished(state, cfg):
         return _already_finished(Path(cfg.output), state, t0)
-    with _processes(cfg) as (env, device):
+    with processes(cfg) as (env, device):
         run = setup(cfg, state, env, device, t0)
         try:
-            for epoch in range(run.start_epoch, run.epochs):
-                first = _start_epoch(run, epoch)
-                bar = ProgressBar(run.batches_in(epoch), f"epoch {epoch + 1}/{run.epochs}",
-                                  cfg.progress and env.is_main)
-                tally = _EpochTally(*run.resumed_tally) if first else _EpochTally()
-                for i, batch in _epoch_batches(run, epoch, first):
-                    train_step(run, batch, epoch, i, tally)
-                    bar.update(i + 1 - first, tally.seen, f"loss {tally.mean_loss:.4f} acc {tally.accuracy:6.2%}")
-                    if _stop_requested(run, i) and run.global_step < run.total_steps:
-                        return _stop_resumably(run, epoch, i + 1, tally)
-                run.metrics, result = evaluate_epoch(run, tally)
-                _check_finite(run, f"epoch {epoch + 1}", val_loss=result.loss)
-                run.say(_epoch_line(epoch, run.metrics, result))
-                _save_epoch(run, epoch + 1)
-            return _finish(run, run.epochs)
+            return _finish(run, *run_epochs(run))
         finally:
             run.close()
 
 
-def train_step(run: Run, batch, epoch: int, i: int, tally: _EpochTally) -> None:
+def train_step(run: Run, batch, epoch: int, i: int, tally: Tally) -> None:
     """Batch `i` of the epoch: forward, loss, backward; every `accum_steps` batches, the optimiser step."""
     run.unreadable.note(batch)
     run.schedule.set(run.global_step)
@@ -147,13 +130,16 @@ def train_step(run: Run, batch, epoch: int, i: int, tally: _EpochTally) -> None:
             raise TrainingDiverged(f"loss became {loss_value} at step {run.global_step + 1} (epoch {epoch + 1}, "
                                    f"batch {i + 1}); {_kept(run)}. {DIVERGED_HINT}")
         (run.scaler.scale(loss) if run.scaler else loss).div(run.cfg.accum_steps).backward()
-        tally.add(loss_value, logits, batch.labels)
+        tally.loss_sum += loss_value * len(batch.labels)
+        tally.correct += (logits.argmax(1).cpu() == batch.labels).sum().item()
+        tally.seen += len(batch.labels)
+        tally.batches += 1
     if (i + 1) % run.cfg.accum_steps == 0:
-        _optimizer_step(run.model, run.optimizer, run.scaler, run.ema, run.cfg.clip_grad)
+        optimizer_step(run.model, run.optimizer, run.scaler, run.ema, run.cfg.clip_grad)
     run.global_step += 1
 
 
-def evaluate_epoch(run: Run, tally: _EpochTally) -> tuple[dict, EvalResult]:
+def evaluate_epoch(run: Run, tally: Tally) -> tuple[dict, EvalResult]:
     """The epoch's metrics (training loss and accuracy summed over ranks, validation of the model and its EMA)."""
     env, device, cfg = run.env, run.device, run.cfg
     train_stats = distributed.all_sum([tally.loss_sum, tally.correct, tally.seen], env, device)
@@ -173,43 +159,6 @@ def evaluate_epoch(run: Run, tally: _EpochTally) -> tuple[dict, EvalResult]:
 
 # --- the loop's helpers -------------------------------------------------------------------------------------------
 
-@dataclass
-class _EpochTally:
-    """This rank's training loss and accuracy so far in the epoch."""
-    loss_sum: float = 0.0
-    correct: int = 0
-    seen: int = 0
-
-    def add(self, loss_value: float, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        self.loss_sum += loss_value * len(labels)
-        self.correct += (logits.argmax(1).cpu() == labels).sum().item()
-        self.seen += len(labels)
-
-    @property
-    def mean_loss(self) -> float:
-        return self.loss_sum / max(self.seen, 1)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(self.seen, 1)
-
-
-def _start_epoch(run: Run, epoch: int) -> int:
-    """Put the sampler at the epoch's first batch not yet trained on (mid-epoch after a resume); return its index."""
-    first = run.start_step if epoch == run.start_epoch else 0
-    run.sampler.set_epoch(epoch, start=first * run.rank_batch)
-    run.net.train()
-    return first
-
-
-def _epoch_batches(run: Run, epoch: int, first: int):
-    """(index in the epoch, batch) from batch `first` to the epoch's last full batch (or the run's last step)."""
-    for i, batch in enumerate(run.train_loader, start=first):
-        if i >= run.batches_in(epoch):
-            return
-        yield i, batch
-
-
 def _mix(run: Run, batch, epoch: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup / CutMix / label smoothing of one batch, on the device; its draws depend on (seed, step) only."""
     with torch.random.fork_rng(devices=[]):
@@ -219,55 +168,11 @@ def _mix(run: Run, batch, epoch: int, i: int) -> tuple[torch.Tensor, torch.Tenso
     return images.to(run.device, memory_format=fmt, non_blocking=True), targets
 
 
-def _optimizer_step(model, optimizer, scaler, ema, clip_grad: float) -> None:
-    """Unscale, clip, step (through the fp16 scaler when there is one), zero the gradients, update the EMA."""
-    if scaler is not None:
-        scaler.unscale_(optimizer)
-    if clip_grad > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    if ema is not None:
-        ema.update(model)
-
-
-def _stop_requested(run: Run, i: int) -> bool:
-    """At an optimiser-step boundary only: a signal on any rank, or --stop-after-steps reached."""
-    if (i + 1) % run.cfg.accum_steps:
-        return False
-    injected = run.cfg.stop_after_steps is not None and run.global_step >= run.cfg.stop_after_steps
-    return run.stop.requested(run.env, run.device) or injected
-
-
-def _stop_resumably(run: Run, epoch: int, step_in_epoch: int, tally: _EpochTally) -> TrainResult:
-    """Save a checkpoint that resumes at the next batch, with the epoch's training tally so far (summed over
-    ranks), so that the resumed epoch logs the loss and accuracy of all its batches; say how to resume."""
-    _check_finite(run, f"step {run.global_step}")
-    summed = distributed.all_sum([tally.loss_sum, tally.correct, tally.seen], run.env, run.device)
-    _save(run, epoch, step_in_epoch, tally=summed)
-    stopped = "signal" if run.stop.signum else "stop_after_steps"
-    run.say(f"\nstopped at step {run.global_step} ({stopped}); checkpoint saved. Resume with: "
-            f"reslab train --resume {run.run_dir}")
-    return _finish(run, epoch, stopped)
-
-
 def _epoch_line(epoch: int, metrics: dict, result: EvalResult) -> str:
     return (f"epoch {epoch + 1}: train loss {metrics['train_loss']:.4f}, val top-1 {result.top1:.2%}, "
             f"top-5 {result.top5:.2%}"
             + (f", EMA top-1 {metrics['ema_val_top1']:.2%}" if "ema_val_top1" in metrics else "")
             + (f", {len(result.unreadable)} unreadable validation images skipped" if result.unreadable else ""))
-
-
-def _save_epoch(run: Run, epochs_done: int) -> None:
-    """The checkpoint after a whole epoch, then its row of the log."""
-    _save(run, epochs_done, 0)
-    run.saved_epoch = epochs_done
-    if run.log is not None:  # after the save: the log holds saved epochs only, and a resume never repeats one
-        run.log.write(epochs_done, run.metrics)
 
 
 def _save(run: Run, epoch: int, step_in_epoch: int, tally: list | None = None) -> None:
@@ -342,7 +247,8 @@ class Run:
     saved_epoch: int | None = None  # the last checkpoint's epoch
     skipped: int = 0  # batches whose images were all unreadable
     log: EpochLog | None = None
-    stop: _StopRequest | None = None
+    stop: StopRequest | None = None
+    command: str = "train"
     replacing: bool = False  # a new run in a folder whose run files it replaces at its first checkpoint
     resumed_tally: tuple = ()  # (loss sum, correct, seen) of the epoch a mid-epoch resume starts in
 
@@ -366,6 +272,29 @@ class Run:
     def say(self, *args, **kwargs) -> None:
         if self.env.is_main:
             print(*args, **kwargs)
+
+    # --- the runner's Task ---
+    def begin_epoch(self, epoch: int, first: int):
+        """The sampler at the epoch's first batch not yet trained on (mid-epoch after a resume)."""
+        self.sampler.set_epoch(epoch, start=first * self.rank_batch)
+        self.net.train()
+        return self.train_loader
+
+    def step(self, batch, epoch: int, i: int, tally: Tally) -> None:
+        train_step(self, batch, epoch, i, tally)
+
+    def progress_text(self, tally: Tally) -> str:
+        return f"loss {tally.loss_sum / max(tally.seen, 1):.4f} acc {tally.correct / max(tally.seen, 1):6.2%}"
+
+    def end_epoch(self, epoch: int, tally: Tally) -> str:
+        self.metrics, result = evaluate_epoch(self, tally)
+        _check_finite(self, f"epoch {epoch + 1}", val_loss=result.loss)
+        return _epoch_line(epoch, self.metrics, result)
+
+    def save(self, epoch: int, step_in_epoch: int, tally: list | None) -> None:
+        if step_in_epoch:  # a stop mid-epoch: the epoch end's check has not run
+            _check_finite(self, f"step {self.global_step}")
+        _save(self, epoch, step_in_epoch, tally)
 
     def close(self) -> None:
         self.stop.restore()
@@ -409,7 +338,7 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
             + (f" (x{cfg.gamma:g} after {'steps' if cfg.steps else 'epochs'} {', '.join(map(str, cfg.milestones))})"
                if cfg.schedule == "step" else "")
             + f", {env.world} process(es) on {device}")
-    run.stop = _StopRequest()
+    run.stop = StopRequest()
     return run
 
 
@@ -439,33 +368,11 @@ def _fast_path(cfg: TrainConfig, images: int, rank_batch: int, device: torch.dev
     return dataclasses.replace(cfg, compile=compile_, channels_last=channels_last)
 
 
-@contextmanager
-def _processes(cfg: TrainConfig):
-    """(env, device): this process's device and place among the ranks, seeded and made deterministic as asked;
-    afterwards torch's global determinism is as it was and a process group this run created is shut down."""
-    device = pick_device(cfg.device)
-    env = distributed.init_from_env(device)
-    if env.enabled and device.type == "cuda":
-        device = torch.device("cuda", env.local_rank)
-        torch.cuda.set_device(device)
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    try:
-        yield env, device
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)  # a library call leaves global state as it found it
-        distributed.barrier(env)
-        distributed.shutdown(env)
-
-
 def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     """(train set, validation set, classes, images per process per pass), the settings checked against the data."""
     from ..data import ClassBalancedSubset, DataError, open_splits
 
-    splits = open_splits(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else _silent,
+    splits = open_splits(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else silent,
                          progress=cfg.progress and env.is_main)
     train_set, val_set = splits["train"], splits["val"]
     classes = train_set.classes
@@ -491,10 +398,6 @@ def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     if len(train_set) < cfg.batch_size:
         raise DataError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size}")
     return train_set, val_set, classes, cfg.batch_size // env.world // cfg.accum_steps
-
-
-def _silent(*args, **kwargs) -> None:
-    pass
 
 
 def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, audio: bool = False):
@@ -626,26 +529,3 @@ def _resolve(config, overrides) -> TrainConfig:
         controls = {k: getattr(config, k) for k in RUN_CONTROLS if k != "tensorboard"}
         return resume_config({"resume": config.resume, **controls})
     return config
-
-
-class _StopRequest:
-    """SIGINT / SIGTERM ask the loop to stop after the current step (saving a resumable checkpoint)."""
-
-    def __init__(self):
-        self.signum = None
-        self.previous = {}
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame):
-        self.signum = signum
-        print(f"\nreceived {signal.Signals(signum).name}: stopping after this step", file=sys.stderr)
-
-    def requested(self, env, device) -> bool:
-        flag = 1.0 if self.signum else 0.0
-        return distributed.all_sum([flag], env, device)[0] > 0
-
-    def restore(self) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .files import cache_home
+
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -55,8 +57,7 @@ def spec_complexity(spec, input_size: int | None = None) -> tuple[int, int]:
 
 
 def _cache_file() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "reslab" / "complexity.json"
+    return cache_home() / "reslab" / "complexity.json"
 
 
 @functools.lru_cache(maxsize=1)

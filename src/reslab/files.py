@@ -57,6 +57,26 @@ def write_bytes(tmp, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def cache_home() -> Path:
+    """The user's cache folder: $XDG_CACHE_HOME, else ~/.cache, ~ being $HOME or, when HOME is unset or empty, the
+    home the password database gives this user (an empty HOME would put every cache in /.cache); a ReslabError
+    when neither names one."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"])
+    home = os.environ.get("HOME")
+    if not home:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError):  # no password database, or no entry for this user
+            home = ""
+    if not home:
+        raise ReslabError(f"no cache folder: HOME is {'empty' if 'HOME' in os.environ else 'not set'} and user "
+                          f"{os.getuid()} has no home in the password database; set HOME, or XDG_CACHE_HOME")
+    return Path(home) / ".cache"
+
+
 def describe_os_error(e: OSError, with_name: bool = True) -> str:
     """'no space left on device: out/x.onnx' rather than '[Errno 28] No space left on device: ...'."""
     reason = {errno.ENOSPC: "no space left on device", errno.EACCES: "permission denied",

@@ -177,3 +177,45 @@ def test_eval_json_of_published_weights_writes_no_png_in_the_current_folder(tmp_
     assert result.code == 0, result.err
     assert json.loads(result.out)["images"] == 10
     assert list(work.iterdir()) == []
+
+
+# --- an empty HOME: caches under the user's home from the password database, not /.cache ------------------------
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    """HOME='' and no other cache variable; the password database gives tmp_path/home (None: no entry at all)."""
+    import pwd
+    from types import SimpleNamespace
+
+    for name in ("XDG_CACHE_HOME", "RESLAB_CACHE", "TORCH_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "")
+
+    def home(path: Path | None) -> None:
+        def getpwuid(uid):
+            if path is None:
+                raise KeyError(f"getpwuid(): uid not found: {uid}")
+            return SimpleNamespace(pw_dir=str(path))
+
+        monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+
+    return home
+
+
+@pytest.mark.parametrize("tag, cache", [("resnet18.tv_in1k", "torch/hub/checkpoints/resnet18-"),
+                                        ("resnet50.a1_in1k", "huggingface/hub/models--timm--resnet50.a1_in1k")])
+def test_an_empty_home_puts_the_caches_in_the_users_home_not_the_root(empty_home, tmp_path, tag, cache):
+    from reslab.data.decoded import cache_root
+
+    empty_home(tmp_path / "home")
+    result = run_cli(["weights", "info", tag])
+    assert result.code == 0, result.err
+    assert f"would go to {tmp_path}/home/.cache/{cache}" in result.out and " /.cache" not in result.out
+    assert cache_root() == tmp_path / "home" / ".cache" / "reslab"
+
+
+def test_an_empty_home_and_no_password_entry_is_one_line(empty_home):
+    from harness import assert_clean_error
+
+    empty_home(None)
+    result = run_cli(["weights", "info", "resnet18.tv_in1k"])
+    assert_clean_error(result, 2, "no cache folder", "HOME is empty", "set HOME, or XDG_CACHE_HOME")

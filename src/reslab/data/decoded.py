@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..files import atomic_write, describe_os_error, write_bytes
+from ..files import atomic_write, cache_home, describe_os_error, write_bytes
 from ..progress import ProgressBar
 from .images import UnreadableImageError, open_image
 from .in_memory import TensorImages
@@ -29,7 +29,7 @@ def cache_root() -> Path:
     """$RESLAB_CACHE, else $XDG_CACHE_HOME/reslab, else ~/.cache/reslab."""
     if os.environ.get("RESLAB_CACHE"):
         return Path(os.environ["RESLAB_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reslab"
+    return cache_home() / "reslab"
 
 
 def decoded_split(folder, *, say=print, progress: bool = True) -> TensorImages | None:

@@ -23,6 +23,7 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
+from ..files import cache_home
 from ..progress import ProgressBar
 from .catalogue import WeightSet, get_weights
 from .errors import WeightsError
@@ -72,26 +73,24 @@ def offline() -> bool:
 
 
 def torch_hub_dir() -> Path:
-    """torch.hub.get_dir(), without importing torch when it is not loaded yet (same rule: TORCH_HOME, else
-    XDG_CACHE_HOME/torch, else ~/.cache/torch; then hub/)."""
-    if "torch" in sys.modules:
-        import torch
-
-        return Path(torch.hub.get_dir())
-    home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "torch")
-    return Path(os.path.expanduser(home)) / "hub"
+    """torch.hub.get_dir() by its rule, read now and without importing torch: the folder torch.hub.set_dir()
+    chose, else TORCH_HOME, else XDG_CACHE_HOME/torch, else ~/.cache/torch; then hub/. ~ is cache_home's (an empty
+    HOME is not the root folder)."""
+    chosen = getattr(sys.modules.get("torch.hub"), "_hub_dir", None)
+    if chosen:
+        return Path(chosen)
+    torch_home = os.environ.get("TORCH_HOME")
+    return (Path(os.path.expanduser(torch_home)) if torch_home else cache_home() / "torch") / "hub"
 
 
 def hf_cache_dir() -> Path:
     """huggingface_hub's cache folder by its rules (HF_HUB_CACHE, else HF_HOME/hub, else
     XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub), read now."""
     hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if not hub:
-        home = os.environ.get("HF_HOME") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "huggingface")
-        hub = os.path.join(home, "hub")
-    return Path(os.path.expandvars(os.path.expanduser(hub)))
+    if hub:
+        return Path(os.path.expandvars(os.path.expanduser(hub)))
+    home = os.environ.get("HF_HOME")
+    return (Path(os.path.expandvars(os.path.expanduser(home))) if home else cache_home() / "huggingface") / "hub"
 
 
 def hf_endpoint() -> str:

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from reslab.data import DataError, open_splits
-from reslab.selfsup.few_labels import labels_per_class
-from reslab.selfsup.semi import UnlabelledStream, unlabelled_loss
-from reslab.selfsup.unlabelled import WithoutLabels
+from reslab.train.few_labels import labels_per_class
+from reslab.train.semi import UnlabelledStream, unlabelled_loss
+from reslab.data.unlabelled import WithoutLabels
 from reslab.train import from_recipe, train
 from test_pretrain import one_thread  # noqa: F401 -- the fixture
 
@@ -118,7 +118,7 @@ def test_fixmatch_settings_given_replace_the_published_ones(tmp_path, monkeypatc
     """--semi-threshold, --semi-mu and --semi-lambda-u reach the loss (the threshold it masks with, the unlabelled
     batch's size); without --semi they are refused."""
     import reslab.data.loader as loader
-    import reslab.selfsup.semi as semi
+    import reslab.train.semi as semi
     from reslab.train.config import ConfigError
 
     thresholds, sizes = [], []

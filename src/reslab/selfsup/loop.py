@@ -242,7 +242,7 @@ def check_combination(cfg: PretrainConfig, backbone, rank_batch: int) -> None:
 
 def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
     from ..data import ClassBalancedSubset, is_audio
-    from .unlabelled import open_images
+    from ..data.unlabelled import open_images
 
     splits = open_images(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else silent,
                          progress=cfg.progress and env.is_main)
@@ -271,7 +271,8 @@ def _open_data(cfg: PretrainConfig, env) -> tuple[Any, Any]:
 
 def _make_loader(cfg: PretrainConfig, env, train_set, pre, rank_batch: int):
     from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
-    from .views import Views, view_transform
+    from ..data.views import Views
+    from .views import view_transform
 
     size = cfg.img_size or pre.input_size
     sampler = ShardedEpochSampler(len(train_set), seed=cfg.seed, rank=env.rank, world=env.world)

@@ -1,4 +1,5 @@
-"""The two augmented views of an image that the methods compare, built from torchvision.transforms.v2 pieces."""
+"""The two augmented views of an image that the methods compare, built from torchvision.transforms.v2 pieces
+(stacked by data.views.Views)."""
 from __future__ import annotations
 
 import torch
@@ -22,13 +23,3 @@ def view_transform(cfg, pre, size: int, view: int) -> v2.Compose:
         steps.append(v2.RandomSolarize(threshold=128, p=cfg.solarize_p[view]))
     steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(pre.mean, pre.std)]
     return v2.Compose(steps)
-
-
-class Views:
-    """Applies each transform to the same image: a (views, C, H, W) tensor, which batches to (N, views, C, H, W)."""
-
-    def __init__(self, *transforms):
-        self.transforms = transforms
-
-    def __call__(self, image) -> torch.Tensor:
-        return torch.stack([t(image) for t in self.transforms])

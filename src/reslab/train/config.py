@@ -90,7 +90,7 @@ class TrainConfig:
     linear_probe: bool = False  # train the classifier only: the backbone frozen whole, BatchNorms included
     semi: str | None = None  # fixmatch | pseudo_label
     unlabelled: str | None = None  # the semi-supervised pool (default: the training split, labels hidden)
-    # None: the method's published value (selfsup.semi.SEMI_METHODS)
+    # None: the method's published value (train.semi.SEMI_METHODS)
     semi_threshold: float | None = None  # confidence a pseudo-label needs (FixMatch: 0.95)
     semi_mu: int | None = None  # unlabelled images per labelled one in a batch (FixMatch: 7)
     semi_lambda_u: float | None = None  # weight of the unlabelled loss (FixMatch: 1)

@@ -79,7 +79,7 @@ def build_model(cfg: TrainConfig, num_classes: int, in_chans: int | None = None)
     if cfg.freeze_bn:
         freeze_bn(model)
     if cfg.linear_probe:
-        from ..selfsup.probe import make_linear_probe
+        from .probe import make_linear_probe
 
         make_linear_probe(model)
     return model
@@ -326,7 +326,7 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     elif env.is_main:
         run.replacing = _start_run_dir(run.run_dir, cfg)
     if cfg.semi:  # the unlabelled stream opens where the run stands (after a resume, where it stopped)
-        from ..selfsup.semi import SemiSupervised
+        from .semi import SemiSupervised
 
         run.forward_loss = SemiSupervised(cfg, net, device, env, pre, rank_batch,
                                          soft_target_loss).start(run.global_step)
@@ -387,7 +387,7 @@ def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     if cfg.subset:
         train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
     if cfg.labels_per_class:
-        from ..selfsup.few_labels import labels_per_class
+        from .few_labels import labels_per_class
 
         train_set = labels_per_class(train_set, cfg.labels_per_class, cfg.seed)
     if cfg.val_subset:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from ..data import DataError, open_splits
-from ..data.image_folder import CheckedImageFolder
-from ..data.images import IMAGE_SUFFIXES, find_images
+from . import DataError, open_splits
+from .image_folder import CheckedImageFolder
+from .images import IMAGE_SUFFIXES, find_images
 
 UNLABELLED = "(unlabelled)"
 

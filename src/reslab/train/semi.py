@@ -53,7 +53,7 @@ class SemiSupervised:
 
     def __init__(self, cfg, net, device, env, pre, rank_batch: int, labelled_loss):
         from ..data.transforms import train_transform
-        from .views import Views
+        from ..data.views import Views
 
         self.cfg, self.net, self.device, self.env, self.labelled_loss = cfg, net, device, env, labelled_loss
         given = {k: getattr(cfg, f"semi_{k}") for k in ("threshold", "mu", "lambda_u")}
@@ -78,7 +78,7 @@ class SemiSupervised:
         """Open the unlabelled stream at `global_step`; returns the forward_loss."""
         from ..data import Augmented, default_workers, is_in_memory
         from ..data.loader import collate_readable
-        from .unlabelled import WithoutLabels
+        from ..data.unlabelled import WithoutLabels
 
         sampler = UnlabelledStream(len(self.pool), self.cfg.seed + 1, global_step * self.batch, self.env.rank,
                                    self.env.world)
@@ -90,7 +90,7 @@ class SemiSupervised:
         return self.forward_loss
 
     def forward_loss(self, images: torch.Tensor, targets: torch.Tensor):
-        from ..train.device import autocast
+        from .device import autocast
 
         u = next(self.stream).images.to(self.device, non_blocking=True)  # (mu B, views, C, H, W)
         n, m = len(images), len(u)
@@ -105,6 +105,6 @@ class SemiSupervised:
 def open_pool(cfg):
     """The unlabelled images: --unlabelled DIR (its train/ split, or every image under it), else the training
     split of --data, whose labels are then hidden."""
-    from .unlabelled import open_images
+    from ..data.unlabelled import open_images
 
     return open_images(cfg.unlabelled or cfg.data, decode=cfg.cache == "auto")["train"]

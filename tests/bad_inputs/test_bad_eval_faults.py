@@ -15,6 +15,7 @@ import pytest
 
 from harness import run_cli
 from test_bad_predict import _good_image, run  # noqa: F401  (a fixture: the tiny dark-vs-light run)
+from test_pretrained import _serve_entry, server  # noqa: F401  (a fixture: a loopback HTTP server)
 
 from reslab.cli import main
 
@@ -219,3 +220,26 @@ def test_an_empty_home_and_no_password_entry_is_one_line(empty_home):
     empty_home(None)
     result = run_cli(["weights", "info", "resnet18.tv_in1k"])
     assert_clean_error(result, 2, "no cache folder", "HOME is empty", "set HOME, or XDG_CACHE_HOME")
+
+
+# --- a download that is an HTML page with status 200: said so, nothing left in the cache --------------------------
+@pytest.mark.parametrize("headers, body, why", [
+    pytest.param({"Content-Type": "text/html; charset=utf-8"}, b"<p>Please sign in</p>", "content-type text/html",
+                 id="content-type"),
+    pytest.param({}, b"\n  <!DOCTYPE html><html><body>503: try later</body></html>", "it begins '<!DOCTYPE html'",
+                 id="leading-bytes"),
+])
+def test_a_download_that_is_an_html_page_is_said_so_and_leaves_no_file(server, monkeypatch, tmp_path, headers,
+                                                                      body, why):
+    from harness import assert_clean_error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    server.files["/resnet18.pth"] = (body, headers)
+    _serve_entry(monkeypatch, "resnet18.tv_in1k", url=f"{server.url}/resnet18.pth", file_name="resnet18.pth",
+                 sha256_prefix=None, sha256=None)
+    result = run_cli(["weights", "download", "resnet18.tv_in1k"])
+    assert_clean_error(result, 2, f"resnet18.tv_in1k: {server.url}/resnet18.pth answered with an HTML page ({why})",
+                       "not a checkpoint", "nothing was saved")
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    assert not folder.exists() or not list(folder.iterdir())

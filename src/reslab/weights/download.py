@@ -133,6 +133,8 @@ def download_url(url: str, dest: Path, *, sha256_prefix: str | None = None, sha2
             bar = ByteProgress(total, f"download {what or dest.name}", progress)
             done = 0
             while chunk := response.read(CHUNK):
+                if not done:
+                    _refuse_html(url, response.headers.get("Content-Type"), chunk, what)
                 out.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)
@@ -148,6 +150,22 @@ def download_url(url: str, dest: Path, *, sha256_prefix: str | None = None, sha2
         tmp.unlink(missing_ok=True)
         raise
     return dest
+
+
+def _refuse_html(url: str, content_type: str | None, first: bytes, what: str | None) -> None:
+    """A login, error or mirror page served with status 200 is HTML, not weights: said for what it is (not as a
+    damaged checkpoint, or a wrong hash, later)."""
+    kind = (content_type or "").partition(";")[0].strip().lower()
+    start = first[:64].lstrip()
+    tag = next((t for t in (b"<!doctype html", b"<html") if start.lower().startswith(t)), None)
+    if kind in ("text/html", "application/xhtml+xml"):
+        why = f"content-type {kind}"
+    elif tag:
+        why = f"it begins {start[:len(tag)].decode('ascii')!r}"
+    else:
+        return
+    raise WeightsError(f"{what + ': ' if what else ''}{url} answered with an HTML page ({why}), not a checkpoint: "
+                       "nothing was saved; check the address, or the proxy or mirror in between")
 
 
 def _check_hash(actual: str, prefix: str | None, full: str | None, what: str) -> None:

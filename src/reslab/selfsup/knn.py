@@ -38,18 +38,6 @@ def embed(backbone, loader, device: torch.device) -> tuple[torch.Tensor, torch.T
     return torch.cat(feats), torch.cat(labels)
 
 
-def eval_loader(dataset, pre, batch_size: int, workers: int | None = None):
-    """The dataset in order with the model's evaluation preprocessing."""
-    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
-    from ..data.tensor_batches import eval_batches
-    from ..data.transforms import eval_transform
-
-    sampler = ShardedEpochSampler(len(dataset), seed=0, shuffle=False)
-    workers = default_workers(is_in_memory(dataset)) if workers is None else workers
-    return eval_batches(dataset, pre, pre.input_size, sampler, batch_size) or make_loader(
-        Augmented(dataset, eval_transform(pre, pre.input_size), 0), batch_size, sampler, workers, drop_last=False)
-
-
 @dataclass
 class KnnResult:
     top1: float
@@ -59,9 +47,11 @@ class KnnResult:
 
 def knn_top1(backbone, bank_set, query_set, device: torch.device, *, k: int = 200, t: float = 0.1,
              batch_size: int = 256, workers: int | None = None) -> KnnResult:
+    from ..data.evaluation import eval_loader
+
     pre = backbone.preprocessing
-    bank, bank_labels = embed(backbone, eval_loader(bank_set, pre, batch_size, workers), device)
-    queries, labels = embed(backbone, eval_loader(query_set, pre, batch_size, workers), device)
+    bank, bank_labels = embed(backbone, eval_loader(bank_set, pre, batch_size, workers=workers), device)
+    queries, labels = embed(backbone, eval_loader(query_set, pre, batch_size, workers=workers), device)
     pred = knn_predict(queries, bank, bank_labels, len(bank_set.classes), k=k, t=t)
     return KnnResult(float((pred == labels).float().mean()), len(labels), len(bank_labels))
 

@@ -428,8 +428,9 @@ def _make_loaders(cfg: TrainConfig, env, train_set, val_set, pre, rank_batch: in
     """(training sampler, training loader, validation loader): each rank its own shard of every epoch. Splits in
     memory are cut into batches a batch at a time where their transforms allow, else go image by image."""
     from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader
-    from ..data.tensor_batches import eval_batches, train_batches
-    from ..data.transforms import eval_transform, train_transform
+    from ..data.evaluation import eval_loader
+    from ..data.tensor_batches import train_batches
+    from ..data.transforms import train_transform
 
     train_size = cfg.img_size or pre.input_size
     test_size = cfg.test_size or pre.input_size
@@ -439,9 +440,8 @@ def _make_loaders(cfg: TrainConfig, env, train_set, val_set, pre, rank_batch: in
     train_loader = train_batches(train_set, cfg, pre, train_size, sampler, rank_batch) or make_loader(
         Augmented(train_set, train_transform(cfg, pre, train_size), cfg.seed), rank_batch, sampler, workers,
         drop_last=True)
-    val_sampler = ShardedEpochSampler(len(val_set), seed=0, rank=env.rank, world=env.world, shuffle=False)
-    val_loader = eval_batches(val_set, pre, test_size, val_sampler, 2 * rank_batch) or make_loader(
-        Augmented(val_set, eval_transform(pre, test_size), 0), 2 * rank_batch, val_sampler, workers, drop_last=False)
+    val_loader = eval_loader(val_set, pre, 2 * rank_batch, size=test_size, rank=env.rank, world=env.world,
+                             workers=workers)
     return sampler, train_loader, val_loader
 
 

@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-.PHONY: install demo test chromium
+.PHONY: install demo test lint chromium
 install: $(STAMP)
 
 # the default job: the degradation experiment (plain20/56 and their residual twins) on the built-in digits, three
@@ -23,6 +23,10 @@ demo: $(STAMP)
 # the report tests render HTML in headless Chromium (Debian's package; CI runs as root on a fresh machine)
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# pyflakes and pycodestyle through ruff, as pyproject.toml configures them (CI runs it before the tests)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
 
 # two test processes of one torch thread each: two threads in each oversubscribe 2 cores (measured: 4 min 8 s
 # against 10 min 0 s for the whole suite)

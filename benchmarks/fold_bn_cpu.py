@@ -66,10 +66,12 @@ def main() -> None:
     base_latency, base_throughput = rows[0][1], rows[0][2]
 
     print(f"Hardware: {cpu_model()}, torch.get_num_threads() = {torch.get_num_threads()}, "
-          f"os.cpu_count() = {os.cpu_count()}, load average before / after the run {load_before:.1f} / {os.getloadavg()[0]:.1f}; "
+          f"os.cpu_count() = {os.cpu_count()}, load average before / after the run {load_before:.1f} / "
+          f"{os.getloadavg()[0]:.1f}; "
           f"torch {torch.__version__}")
     print(f"{args.model} at {args.size} px, fp32, eager, inference_mode. Batch 1: median of {args.repeats} runs "
-          f"after 3 warm-up; batch 64: median of {args.throughput_repeats} runs after 1 warm-up; the two models take turns. "
+          f"after 3 warm-up; batch 64: median of {args.throughput_repeats} runs after 1 warm-up; "
+          "the two models take turns. "
           f"BatchNorms folded: {folded.folded_norms}, left: {len(folded.unfolded_norms)}; "
           f"max abs logit difference folded vs original: {diff:.2g}.\n")
     print("| model | latency batch 1 (ms) | speed-up | throughput batch 64 (img/s) | speed-up |")

@@ -49,7 +49,8 @@ def main() -> None:
     from reslab.train import train
 
     data, out = Path(args.data), Path(args.output)
-    speakers = args.speakers.split(",") if args.speakers else sorted({speaker_of(c) for c in data.glob("train/*/*.wav")})
+    found = sorted({speaker_of(c) for c in data.glob("train/*/*.wav")})
+    speakers = args.speakers.split(",") if args.speakers else found
     results_file = out / "loso.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for speaker in speakers:

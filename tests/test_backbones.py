@@ -65,7 +65,8 @@ def test_faster_rcnn_on_a_reslab_resnet50d_backbone_trains_and_predicts():
     detector = tiny_faster_rcnn()
     images = [torch.rand(3, 96, 112), torch.rand(3, 80, 96)]
     targets = [{"boxes": torch.tensor([[10.0, 12.0, 60.0, 70.0]]), "labels": torch.tensor([1])},
-               {"boxes": torch.tensor([[5.0, 5.0, 40.0, 30.0], [30.0, 20.0, 90.0, 70.0]]), "labels": torch.tensor([2, 1])}]
+               {"boxes": torch.tensor([[5.0, 5.0, 40.0, 30.0], [30.0, 20.0, 90.0, 70.0]]),
+                "labels": torch.tensor([2, 1])}]
     detector.train()
     losses = detector(images, targets)
     total = sum(losses.values())

@@ -195,7 +195,8 @@ def test_train_renames_the_keys_of_its_starting_checkpoint(tmp_path, tiny_folder
     state = reslab.create_model("resnet20_cifar", **spec).state_dict()
     foreign = {re.sub(r"^fc\.", "linear.", k): v for k, v in state.items()}
     torch.save({"state_dict": foreign}, tmp_path / "third_party.th")
-    argv = ["train", *TINY_MODEL, *TINY_TRAIN, "--data", str(tiny_folder), "--weights", str(tmp_path / "third_party.th")]
+    argv = ["train", *TINY_MODEL, *TINY_TRAIN, "--data", str(tiny_folder),
+            "--weights", str(tmp_path / "third_party.th")]
     refused = run_cli(argv + ["--output", str(tmp_path / "a")])
     assert refused.code == 2 and "--rename '^linear\\.=fc.'" in refused.message
     done = run_cli(argv + ["--rename", "^linear\\.=fc.", "--output", str(tmp_path / "b")])

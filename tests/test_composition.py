@@ -58,8 +58,11 @@ def _valid_sample(n: int, seed: int = 0):
     return random.Random(seed).sample(valid, n)
 
 
-@pytest.mark.parametrize("combo", _valid_sample(96), ids=lambda c: "-".join("+".join(v) if isinstance(v, tuple) else str(v)
-                                                                 for v in c.values()))
+def _combo_id(combo: dict) -> str:
+    return "-".join("+".join(v) if isinstance(v, tuple) else str(v) for v in combo.values())
+
+
+@pytest.mark.parametrize("combo", _valid_sample(96), ids=_combo_id)
 def test_valid_combination_builds_and_trains_one_step(combo):
     model = build(_spec(combo)).train()
     x = torch.randn(2, 3, 32, 32)

@@ -3,7 +3,6 @@ processes, against one process that sees the whole batch."""
 import copy
 import os
 
-import pytest
 import torch
 from torch import nn
 

@@ -1,5 +1,4 @@
 """A run interrupted mid-epoch and resumed ends with the weights of the uninterrupted run."""
-import os
 import signal
 import subprocess
 import sys
@@ -125,7 +124,8 @@ def test_a_run_measured_in_steps_stops_there_and_drops_lr_at_step_milestones(tmp
     assert (result.epochs_done, state["global_step"], state["step_in_epoch"]) == (3, 25, 0)
     lrs = [float(row.split(",")[-1]) for row in (tmp_path / "steps" / "metrics.csv").read_text().splitlines()[1:]]
     header = (tmp_path / "steps" / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert header[-1] == "lr" and lrs == pytest.approx([0.1, 0.01, 0.001])  # the lr of each epoch's last step (0-based 9, 19, 24)
+    # the lr of each epoch's last step (0-based 9, 19, 24)
+    assert header[-1] == "lr" and lrs == pytest.approx([0.1, 0.01, 0.001])
     cut = train(config(tmp_path / "cut", steps=25, milestones=(12, 20), mixup=0.0, ema_decay=0.0,
                        stop_after_steps=22))
     assert cut.stopped == "stop_after_steps"

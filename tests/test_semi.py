@@ -117,12 +117,11 @@ def test_fixmatch_resume_continues_the_unlabelled_stream_exactly(tmp_path):
 def test_fixmatch_settings_given_replace_the_published_ones(tmp_path, monkeypatch):
     """--semi-threshold, --semi-mu and --semi-lambda-u reach the loss (the threshold it masks with, the unlabelled
     batch's size); without --semi they are refused."""
-    import reslab.data.loader as loader
     import reslab.train.semi as semi
     from reslab.train.config import ConfigError
 
     thresholds, sizes = [], []
-    real_loss, real_collate = semi.unlabelled_loss, loader.collate_readable
+    real_loss = semi.unlabelled_loss
 
     def spy_loss(weak, strong, threshold):
         thresholds.append(threshold)

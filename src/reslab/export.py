@@ -147,7 +147,8 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
         data = WRITERS[fmt](shipped, x, dynamic_batch, opset, metadata)
         diff = atomic_write(path, lambda tmp: _write_checked(fmt, tmp, data, probe, expected, tolerance, path))
     return {"path": str(path), "format": fmt, "max_abs_diff": diff, "batch_checked": probe.shape[0],
-            "folded_norms": getattr(shipped, "folded_norms", 0), "unfolded_norms": getattr(shipped, "unfolded_norms", []),
+            "folded_norms": getattr(shipped, "folded_norms", 0),
+            "unfolded_norms": getattr(shipped, "unfolded_norms", []),
             "metadata": metadata}
 
 

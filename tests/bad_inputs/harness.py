@@ -1,4 +1,5 @@
-"""The bad-input suite's harness (imported by its test files; the `tiny_folder` fixture is in tests/conftest.py): run `reslab` in-process as a user would, and check how it fails.
+"""The bad-input suite's harness (imported by its test files; the `tiny_folder` fixture is in tests/conftest.py):
+run `reslab` in-process as a user would, and check how it fails.
 
 Every case asserts the exit code, that no traceback reaches the user, that the one error line names the
 problem, and (where files are involved) that nothing half-written is left. With RESLAB_BAD_INPUT_TABLE=path,

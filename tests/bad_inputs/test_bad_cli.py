@@ -7,7 +7,8 @@ from harness import assert_clean_error, run_cli
 
 CASES = [
     pytest.param(["train", "--dept", "3"], 2, ["--dept"], id="flag-prefix-not-matched"),
-    pytest.param(["info", "resnet50", "--widths=-1,128,256,512"], 2, ["widths", "positive"], id="negative-widths-equals"),
+    pytest.param(["info", "resnet50", "--widths=-1,128,256,512"], 2, ["widths", "positive"],
+                 id="negative-widths-equals"),
     pytest.param(["info", "resnet50", "--depths", "3,x,6,3"], 2, ["depths"], id="non-integer-depths"),
     pytest.param(["info", "resnet50", "--colour", "red"], 2, ["--colour"], id="unknown-spec-field"),
     pytest.param(["info", "resnet50", "--preact", "maybe"], 2, ["preact"], id="bad-boolean-field"),

@@ -56,7 +56,8 @@ def cmd_bench(args) -> int:
           f"({settings.compile_mode}), fold-bn {settings.fold_bn}, "
           f"{settings.warmup} warm-up + {settings.repeats} timed steps")
     print(format_table(HEADERS, table_rows(report.results)))
-    print(f"latency: median over the timed steps; IQR: 25th-75th percentile; peak MB: {MEMORY_MEANING[settings.device]}")
+    print("latency: median over the timed steps; IQR: 25th-75th percentile; "
+          f"peak MB: {MEMORY_MEANING[settings.device]}")
     if args.json:
         _write(args.json, json.dumps(report.to_dict(), indent=2))
     if args.csv:

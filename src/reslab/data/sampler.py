@@ -9,7 +9,8 @@ from torch.utils.data import Sampler
 
 
 class ShardedEpochSampler(Sampler[tuple[int, int]]):
-    """Yields (epoch, index). Shuffle with seed + epoch, give rank r the positions r, r+world, ... (like DistributedSampler).
+    """Yields (epoch, index). Shuffle with seed + epoch, give rank r the positions r, r+world, ... (like
+    DistributedSampler).
 
     `repeats` > 1 is repeated augmentation (Hoffer et al. 2020; Touvron et al. 2021 DeiT Sec. 6): every image
     appears `repeats` times per epoch, spread over the ranks, and the epoch keeps its original length.

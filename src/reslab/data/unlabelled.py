@@ -15,7 +15,7 @@ UNLABELLED = "(unlabelled)"
 class ImageFiles(CheckedImageFolder):
     """Every image under `root`, at any depth, as one pseudo-class: what pre-training reads from a plain folder."""
 
-    def __init__(self, root: Path):  # noqa: super().__init__ would ask for class folders
+    def __init__(self, root: Path):  # not super().__init__, which would ask for class folders
         self.root = Path(root)
         self.classes = [UNLABELLED]
         self.class_to_idx = {UNLABELLED: 0}

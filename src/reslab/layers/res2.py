@@ -1,4 +1,5 @@
-"""Res2Net's hierarchical 3x3 (Gao et al. 2019, Sec. 3.1): channel splits that feed each other, many scales in one block."""
+"""Res2Net's hierarchical 3x3 (Gao et al. 2019, Sec. 3.1): channel splits that feed each other, many scales in one
+block."""
 import torch
 from torch import nn
 

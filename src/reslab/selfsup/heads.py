@@ -4,7 +4,8 @@ from __future__ import annotations
 from torch import nn
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, *, bn: bool = True, last_bn: bool = False) -> nn.Sequential:
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, *, bn: bool = True,
+        last_bn: bool = False) -> nn.Sequential:
     """`layers` linear layers, BatchNorm (when `bn`) and ReLU between them; `last_bn` adds an affine-free BatchNorm
     after the last (SimSiam's projector, Sec. 4)."""
     dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]

@@ -61,7 +61,8 @@ def check_positive_int_tuples(spec, names) -> None:
     for name in names:
         values = getattr(spec, name)
         if not isinstance(values, tuple) or any(not is_int(v) or v < 1 for v in values):
-            raise SpecError(f"{name} must be positive integers, got {list(values) if isinstance(values, tuple) else values!r}")
+            shown = list(values) if isinstance(values, tuple) else repr(values)
+            raise SpecError(f"{name} must be positive integers, got {shown}")
 
 
 def check_rates(spec, names) -> None:

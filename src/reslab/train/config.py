@@ -147,7 +147,8 @@ class TrainConfig:
 
 # settings with a fixed set of values
 CHOICES = {"recipe": tuple(RECIPES), "optimizer": ("sgd", "adamw", "lamb"), "schedule": ("step", "cosine"),
-           "loss": ("ce", "bce"), "crop": ("rrc", "pad", "none"), "cache": ("auto", "off"), "amp": ("off", "bf16", "fp16"),
+           "loss": ("ce", "bce"), "crop": ("rrc", "pad", "none"), "cache": ("auto", "off"),
+           "amp": ("off", "bf16", "fp16"),
            "auto_augment": ("none", "autoaugment", "randaugment", "trivialaugment")}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # numeric settings and their allowed interval; "(" or ")" excludes that end; None values mean "not set"

@@ -71,11 +71,11 @@ def add_config_flags(p, config_cls, skip, helps: dict, facts: OptionFacts) -> No
 
 def option_help(f: dataclasses.Field, text: str, facts: OptionFacts) -> str:
     """'what it does; at least 1; default: the recipe's (cifar: 128)', escaped for argparse."""
-    from ..train.config import _describe
+    from ..train.settings import describe
 
     parts = [text] if text else []
     if f.name in facts.ranges:
-        parts.append(_describe(facts.ranges[f.name]))
+        parts.append(describe(facts.ranges[f.name]))
     if "default:" not in text:
         parts.append(f"default: {_default(f, facts)}")
     return "; ".join(parts).replace("%", "%%")

@@ -316,7 +316,7 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     net = distributed.wrap(model, env, device, cfg.sync_bn)
     sampler, train_loader, val_loader = _make_loaders(cfg, env, train_set, val_set, pre, rank_batch)
-    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch, cfg.steps)
+    schedule = LrSchedule(optimizer, cfg, base_lr, sampler.per_rank // rank_batch, cfg.steps, cfg.accum_steps)
     mixer = BatchMixer(len(classes), cfg.mixup, cfg.cutmix, cfg.label_smoothing)
     run = Run(cfg, env, device, Path(cfg.output), t0, classes, model, net, optimizer, scaler, ema,
               _forward_loss(cfg, net, device), sampler, train_loader, val_loader, rank_batch, schedule, mixer,

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..errors import ReslabError
+from .settings import OptimiserSettings
 
 
 class Lamb(torch.optim.Optimizer):
@@ -47,7 +48,7 @@ def param_groups(model: nn.Module, weight_decay: float, no_decay_norm_bias: bool
             {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0, "lr_scale": 1.0}]
 
 
-def build_optimizer(groups: list[dict], cfg, lr: float) -> torch.optim.Optimizer:
+def build_optimizer(groups: list[dict], cfg: OptimiserSettings, lr: float) -> torch.optim.Optimizer:
     groups = [g for g in groups if g["params"]]
     if not groups:
         raise ReslabError("nothing to train: every parameter is frozen")

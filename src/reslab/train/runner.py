@@ -18,6 +18,7 @@ import torch
 
 from . import distributed
 from .device import pick_device
+from .settings import ExecutionSettings
 
 
 @dataclass
@@ -114,7 +115,7 @@ def optimizer_step(model, optimizer, scaler, ema, clip_grad: float) -> None:
 
 
 @contextmanager
-def processes(cfg):
+def processes(cfg: ExecutionSettings):
     """(env, device): this process's device and place among the ranks, seeded and made deterministic as asked;
     afterwards torch's global determinism is as it was and a process group this run created is shut down."""
     device = pick_device(cfg.device)

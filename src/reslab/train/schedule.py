@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 
 from ..errors import ReslabError
+from .settings import ScheduleSettings
 
 
 class LrSchedule:
-    def __init__(self, optimizer, cfg, base_lr: float, steps_per_epoch: int, steps: int | None = None):
-        """`steps`: the run's length in steps, its milestones counted in steps; None: `cfg.epochs`, in epochs."""
+    def __init__(self, optimizer, cfg: ScheduleSettings, base_lr: float, steps_per_epoch: int,
+                 steps: int | None = None, passes_per_step: int = 1):
+        """`steps`: the run's length in optimiser steps of `passes_per_step` forward passes each, its milestones
+        counted in steps; None: `cfg.epochs` epochs of `steps_per_epoch` passes, its milestones in epochs."""
         if cfg.schedule not in ("step", "cosine"):
             raise ReslabError(f"schedule={cfg.schedule!r}: expected step or cosine")
         self.optimizer, self.cfg, self.base_lr, self.steps_per_epoch = optimizer, cfg, base_lr, steps_per_epoch
-        unit = cfg.accum_steps if steps else steps_per_epoch  # forward passes per milestone unit
+        unit = passes_per_step if steps else steps_per_epoch  # forward passes per milestone unit
         self.total = steps * unit if steps else cfg.epochs * steps_per_epoch
         self.milestone_steps = [m * unit for m in cfg.milestones]
         self.warmup = round(cfg.warmup_epochs * steps_per_epoch)

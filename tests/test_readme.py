@@ -32,6 +32,7 @@ NOT_RUN = {
     "make install": "installs packages from the network",
     "make demo": "the default job at full length (its `reslab compare` runs below, shrunk)",
     "make test": "the whole test suite, this test among it",
+    "make lint": "CI runs it before the tests",
     "python3 -m venv .venv": "the first step of installing (see make install)",
     ".venv/bin/python -m pip install": "installs packages from the network",
     ".venv/bin/reslab weights download": "downloads published weights",

@@ -1,4 +1,6 @@
 import os
+import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,3 +30,31 @@ def tiny_folder(tmp_path_factory):
     from bad_inputs.harness import write_image_folder
 
     return write_image_folder(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture
+def fifo():
+    """fifo(path): a named pipe at `path`. Every 20 s, whoever is blocked opening one (the fault) is released by
+    opening its other end, and counted in fifo.released, so that a regression fails instead of hanging."""
+    made, done = [], threading.Event()
+
+    def release():
+        while not done.wait(20):
+            for path in made:
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    make.released.append(path)
+                except OSError:  # nobody is reading it: nothing to release
+                    pass
+
+    threading.Thread(target=release, daemon=True).start()
+
+    def make(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    make.released = []
+    yield make
+    done.set()

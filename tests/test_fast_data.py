@@ -143,3 +143,12 @@ def test_an_images_draws_do_not_depend_on_its_batch_or_neighbours():
     offsets = whole[0] % 9
     assert 0.08 < (offsets[1:] == offsets[:-1]).float().mean() < 0.15  # neighbours are not correlated (1/9)
     assert 0.08 < (offsets == sample_draws(0, 6, index, 1)[0] % 9).float().mean() < 0.15  # nor epochs
+
+
+def test_every_reslab_cache_follows_reslab_cache(tmp_path, monkeypatch):
+    from reslab.complexity import _cache_file
+    from reslab.files import reslab_cache
+
+    monkeypatch.setenv("RESLAB_CACHE", str(tmp_path / "mine"))
+    assert reslab_cache() == tmp_path / "mine"
+    assert _cache_file().parent == tmp_path / "mine"  # the cost cache too, not only the decoded images

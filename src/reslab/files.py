@@ -77,6 +77,14 @@ def cache_home() -> Path:
     return Path(home) / ".cache"
 
 
+def reslab_cache() -> Path:
+    """ResLab's own caches (decoded images, model costs, tracebacks): $RESLAB_CACHE, else cache_home()/reslab. The
+    weight caches are torch.hub's and the Hugging Face hub's, by their own rules (weights.download)."""
+    if os.environ.get("RESLAB_CACHE"):
+        return Path(os.path.expanduser(os.environ["RESLAB_CACHE"]))
+    return cache_home() / "reslab"
+
+
 def describe_os_error(e: OSError, with_name: bool = True) -> str:
     """'no space left on device: out/x.onnx' rather than '[Errno 28] No space left on device: ...'."""
     reason = {errno.ENOSPC: "no space left on device", errno.EACCES: "permission denied",

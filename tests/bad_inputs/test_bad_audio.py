@@ -115,3 +115,12 @@ def test_a_folder_mixing_images_and_audio_is_refused(data, tmp_path):
 
 def test_an_audio_model_on_images_is_refused(tiny_folder, tmp_path):
     assert_clean_error(_train(tiny_folder, tmp_path), 2, "resnet_crnn takes audio clips", "holds images")
+
+
+def test_a_fifo_named_like_a_clip_is_unreadable_not_waited_on(tmp_path, fifo):
+    from reslab.data.audio_io import UnreadableAudioError, read_clip
+
+    pipe = fifo(tmp_path / "a.wav")
+    with pytest.raises(UnreadableAudioError, match="a named pipe"):
+        read_clip(pipe)
+    assert not fifo.released  # nobody was left waiting on the pipe

@@ -132,6 +132,8 @@ BAD_FILES = [
     pytest.param(_edited_metadata(_set(None, "spec", "resnet50")), ["'spec'", "object"], id="spec-not-an-object"),
     pytest.param(_edited_metadata(_set("preprocessing", "crop_pct", 0)), ["'preprocessing'", "crop_pct"],
                  id="preprocessing-crop-zero"),
+    pytest.param(_edited_metadata(_set("preprocessing", "input_size", 100_000)), ["input_size", "1 to 4096", "100000"],
+                 id="preprocessing-input-size-huge"),
     pytest.param(_edited_metadata(_set("preprocessing", "std", [0.2, 0, 0.2])), ["'preprocessing'", "std"],
                  id="preprocessing-zero-std"),
     pytest.param(_edited_metadata(_set("preprocessing", "interpolation", "cubic")), ["interpolation", "cubic"],

@@ -205,13 +205,13 @@ def empty_home(tmp_path, monkeypatch):
 @pytest.mark.parametrize("tag, cache", [("resnet18.tv_in1k", "torch/hub/checkpoints/resnet18-"),
                                         ("resnet50.a1_in1k", "huggingface/hub/models--timm--resnet50.a1_in1k")])
 def test_an_empty_home_puts_the_caches_in_the_users_home_not_the_root(empty_home, tmp_path, tag, cache):
-    from reslab.data.decoded import cache_root
+    from reslab.files import reslab_cache
 
     empty_home(tmp_path / "home")
     result = run_cli(["weights", "info", tag])
     assert result.code == 0, result.err
     assert f"would go to {tmp_path}/home/.cache/{cache}" in result.out and " /.cache" not in result.out
-    assert cache_root() == tmp_path / "home" / ".cache" / "reslab"
+    assert reslab_cache() == tmp_path / "home" / ".cache" / "reslab"
 
 
 def test_an_empty_home_and_no_password_entry_is_one_line(empty_home):

@@ -249,38 +249,7 @@ def test_a_model_matching_the_checkpoint_gives_its_own_answers_and_class_names(r
     assert named.out == alone.out and ": dark (" in named.out
 
 
-# --- only regular files are read: a FIFO named like an image would block its reader for ever -----------------
-@pytest.fixture
-def fifo():
-    """fifo(path): a named pipe at `path`. Every 20 s, whoever is blocked opening one (the fault) is released by
-    opening its other end, and counted in fifo.released, so that a regression fails instead of hanging."""
-    import os
-    import threading
-
-    made, done = [], threading.Event()
-
-    def release():
-        while not done.wait(20):
-            for path in made:
-                try:
-                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-                    make.released.append(path)
-                except OSError:  # nobody is reading it: nothing to release
-                    pass
-
-    threading.Thread(target=release, daemon=True).start()
-
-    def make(path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.mkfifo(path)
-        made.append(path)
-        return path
-
-    make.released = []
-    yield make
-    done.set()
-
-
+# --- only regular files are read: a FIFO named like an image would block its reader for ever (fifo: conftest) --
 def test_a_fifo_named_like_an_image_is_skipped_and_named_not_read(run, tmp_path, fifo):
     folder = tmp_path / "images"
     fifo(folder / "a.png")

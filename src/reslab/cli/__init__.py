@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from ..errors import ReslabError
-from ..files import cache_home, describe_os_error
+from ..files import describe_os_error, reslab_cache
 
 # one module per command (models also holds info and diff, train also recipes, weights also the options of the
 # commands that load a model), each adding its sub-commands through `add_commands(subparsers)` and importing the
@@ -139,7 +139,7 @@ def _error(message: str) -> None:
 
 def _save_traceback(e: BaseException) -> Path | None:
     try:
-        folder = cache_home() / "reslab" / "errors"
+        folder = reslab_cache() / "errors"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         fd, name = tempfile.mkstemp(prefix=f"{stamp}-", suffix=".txt", dir=folder)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .images import UnreadableImageError
+from .images import UnreadableImageError, check_regular_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 NATIVE_SUBTYPES = ("PCM_16", "FLOAT")  # read without a change of sample format worth mentioning
@@ -48,6 +48,10 @@ def read_clip(path) -> Clip:
     import soundfile  # on the first clip only: image commands (predict imports this module) never load libsndfile
 
     path = Path(path)
+    try:
+        check_regular_file(path)  # a FIFO named a.wav would block its reader for ever
+    except UnreadableImageError as e:
+        raise UnreadableAudioError(str(e)) from None
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         subtype = soundfile.info(str(path)).subtype

@@ -16,20 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..files import atomic_write, cache_home, describe_os_error, write_bytes
+from ..files import atomic_write, describe_os_error, reslab_cache, write_bytes
 from ..progress import ProgressBar
 from .images import UnreadableImageError, open_image
 from .in_memory import TensorImages
 
 MAX_BYTES = 512 * 1024 ** 2  # CIFAR-10 is 138 MB decoded; ImageNet-size folders stream
 FORMAT = 1  # bump when the cached layout changes
-
-
-def cache_root() -> Path:
-    """$RESLAB_CACHE, else $XDG_CACHE_HOME/reslab, else ~/.cache/reslab."""
-    if os.environ.get("RESLAB_CACHE"):
-        return Path(os.environ["RESLAB_CACHE"])
-    return cache_home() / "reslab"
 
 
 def decoded_split(folder, *, say=print, progress: bool = True) -> TensorImages | None:
@@ -42,7 +35,7 @@ def decoded_split(folder, *, say=print, progress: bool = True) -> TensorImages |
         return None
     if len(samples) * 3 * width * height > MAX_BYTES:
         return None
-    path = cache_root() / "decoded" / f"{_fingerprint(folder)}.safetensors"
+    path = reslab_cache() / "decoded" / f"{_fingerprint(folder)}.safetensors"
     cached = _read(path, folder)
     if cached is not None:
         return cached

@@ -44,8 +44,8 @@ SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a chara
 
 def check_regular_file(path) -> None:
     """UnreadableImageError naming `path` unless it is a regular file (or a link to one): opening a FIFO waits
-    for a writer and a device may never end, so neither is read. A file object, or a path that cannot be looked at (opening it
-    says why), passes."""
+    for a writer and a device may never end, so neither is read. A file object, or a path that cannot be looked at
+    (opening it says why), passes."""
     try:
         mode = os.stat(path).st_mode if isinstance(path, (str, os.PathLike)) else stat.S_IFREG
     except OSError:

@@ -98,8 +98,9 @@ def load_state(model: nn.Module, state: dict, meta: dict, origin: str = "checkpo
     head = [k for k in wrong + missing if k.startswith(HEAD_PREFIXES)]
     only_head = head and not (set(wrong + missing) - set(head)) and not unexpected
     if allow_new_head and only_head:
-        warnings.warn(f"checkpoint classifier does not fit this model ({', '.join(_shape_note(k, own, state) for k in head)}): "
-                      "the head is re-initialised, the rest is loaded", stacklevel=3)
+        shapes = ", ".join(_shape_note(k, own, state) for k in head)
+        warnings.warn(f"checkpoint classifier does not fit this model ({shapes}): the head is re-initialised, the "
+                      "rest is loaded", stacklevel=3)
         state = {**state, **{k: own[k] for k in head}}  # keep the model's fresh head
         missing, wrong = [], []
     if missing or unexpected or wrong:

@@ -103,6 +103,8 @@ def test_resume_with_more_epochs_extends_the_run_and_says_so(finished_run, tmp_p
     result = run_cli(["train", "--resume", run, "--epochs", "2", "--no-progress"])
     assert result.code == 0, result.err
     assert "now 2 epochs, was 1" in result.out and "epoch 2:" in result.out
+    # the 1-epoch run's lr steps (the cifar recipe rescaled: after epoch 1) are kept, and said to be
+    assert "the lr steps stay where the run put them, x0.1 after epochs 1, 1" in result.out
     assert json.loads((run / "config.json").read_text())["epochs"] == 1  # the saved recipe is not rewritten
     with safe_open(str(run / "last.safetensors"), "pt") as f:
         assert json.loads(f.metadata()["reslab"])["epoch"] == 2

@@ -468,7 +468,13 @@ def _resume(run: Run, state: dict) -> None:
     run.saved_epoch = run.start_epoch
     if run.start_step and run.env.is_main:  # the other ranks' share is in rank 0's sum
         run.resumed_tally = tuple(state.get("tally") or ())
-    longer = f" (now {run.cfg.epochs} epochs, was {state['epochs']})" if run.cfg.epochs != state["epochs"] else ""
+    longer = ""
+    if run.cfg.epochs != state["epochs"]:
+        cfg = run.cfg
+        kept = (f"; the lr steps stay where the run put them, x{cfg.gamma:g} after epochs "
+                f"{', '.join(map(str, cfg.milestones))}" if cfg.schedule == "step" and not cfg.steps else
+                "; the cosine schedule now spans the new length" if cfg.schedule == "cosine" else "")
+        longer = f" (now {cfg.epochs} epochs, was {state['epochs']}{kept})"
     run.say(f"resuming {run.run_dir} at epoch {run.start_epoch + 1}, step {run.start_step}{longer}")
 
 

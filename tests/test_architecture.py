@@ -1,4 +1,5 @@
-"""The shape of the code: no import cycles, a torch-free spec, one family protocol every builder follows."""
+"""The shape of the code: no import cycles, a torch-free spec, one family protocol every builder follows, every
+family registered once."""
 from __future__ import annotations
 
 import ast
@@ -10,8 +11,10 @@ import pytest
 import torch
 
 import reslab
-from reslab.models import BUILDERS
+from families import FAMILY_NAMES, smallest_preset
+from reslab.models import BUILDERS, CRNN, FAMILIES
 from reslab.models.protocol import FamilyModel
+from reslab.spec import SPEC_TYPES, CRNNSpec
 
 PACKAGE = Path(reslab.__file__).parent
 
@@ -77,21 +80,48 @@ def test_specs_and_presets_import_without_torch():
     assert out.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["resnet50d", "densenet121", "regnety_002", "tresnet_m", "resnet20_cifar"])
+def test_every_spec_family_has_one_builder_and_presets():
+    """The builder table is derived from the families' own registrations (their builders' spec_type)."""
+    assert set(FAMILIES) == set(SPEC_TYPES) == {"resnet", "densenet", "convnext", "crnn"}
+    assert BUILDERS == {SPEC_TYPES[family]: builder for family, builder in FAMILIES.items()}
+    families_with_presets = {p.spec.family for p in reslab.list_presets()}
+    assert families_with_presets == set(SPEC_TYPES)
+
+
+def test_a_second_builder_for_a_family_is_refused():
+    with pytest.raises(TypeError, match="family 'crnn' has two builders"):
+        type("AnotherCRNN", (FamilyModel,), {"spec_type": CRNNSpec})
+    assert FAMILIES["crnn"] is CRNN
+
+
+# the variants the builders build most differently (deep stem, ImageNet DenseNet, RegNet, space-to-depth stem,
+# CIFAR), then the smallest preset of every family
+PROTOCOL_MODELS = ["resnet50d", "densenet121", "regnety_002", "tresnet_m", "resnet20_cifar",
+                   *map(smallest_preset, FAMILY_NAMES)]
+
+
+@pytest.mark.parametrize("name", PROTOCOL_MODELS)
 def test_every_family_follows_the_protocol(name):
     model = reslab.create_model(name, input_size=64).eval()
-    assert isinstance(model, FamilyModel) and type(model) in BUILDERS.values()
-    x = torch.randn(2, 3, 64, 64)
+    assert isinstance(model, FamilyModel) and type(model) is FAMILIES[model.spec.family]
+    x = torch.randn(2, *model.cost_input_shape()[1:])  # an image, or an audio model's frames of 64 mel bands
+    assert x.shape[1:3] == (model.spec.in_chans, 64)
     # feature_info was recorded while building: it matches what the stem and stages really output
     assert [f["index"] for f in model.feature_info] == list(range(len(model.stages) + 1))
     y = model.forward_stem(x)
     for info, stage in zip(model.feature_info, [None, *model.stages]):
         y = y if stage is None else stage(y)
-        assert (info["num_chs"], info["reduction"]) == (y.shape[1], 64 // y.shape[-1]), info
+        assert (info["num_chs"], info["reduction"]) == (y.shape[1], 64 // y.shape[2]), info
     first = dict(model.named_modules())[model.first_conv]
     assert isinstance(first, torch.nn.Conv2d)
     model.reset_classifier(7)
     assert model(x).shape == (2, 7) and model.spec.num_classes == 7 and model.get_classifier().out_features == 7
+    if model.time_axis is None:  # an image model's cost is counted on a square image
+        assert x.shape[2] == x.shape[3] == 64
+    else:  # an audio model takes any number of frames
+        shape = list(x.shape)
+        shape[model.time_axis] = 2 * shape[model.time_axis] + 1
+        assert model(torch.randn(shape)).shape == (2, 7)
 
 
 def test_grad_checkpointing_gives_the_same_gradients():

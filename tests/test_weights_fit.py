@@ -4,7 +4,9 @@ import pytest
 import torch
 
 import reslab
+from families import FAMILY_NAMES, smallest_preset
 from reslab.cli import main
+from reslab.models import FAMILIES
 from reslab.weights import WeightsError, load_weights
 from reslab.weights import fitting
 
@@ -76,9 +78,33 @@ def test_other_layouts_are_renamed_before_matching_and_preferred(tmp_path):
                                    "create_model('legacy_seresnet50', ...))")
 
 
+# --- every family says how its presets show in a state dict (FamilyModel.checkpoints) ----------------------------
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_every_family_reads_its_blocks_per_stage_off_the_keys(family):
+    rules = FAMILIES[family].checkpoints
+    model = reslab.create_model(smallest_preset(family))
+    state = model.state_dict()
+    assert fitting._stage_depths(list(state), rules.block_key) == tuple(getattr(model.spec, rules.depths_field))
+    assert rules.could_fit(model.spec, state)
+    assert fitting.fitting_preset(model, state) == model.preset
+
+
 def test_densenet_weights_of_another_depth(tmp_path):
     message = load_error("densenet121", reslab.create_model("densenet169").state_dict(), tmp_path)
     assert "these weights fit preset densenet169 (" in message
+
+
+def test_convnext_weights_of_another_width(tmp_path):
+    """atto and femto have the same blocks per stage; the classifier's input (320, not 384) and then the shapes
+    tell them apart, and ConvNeXt-V2 atto's GRN weights rule it out."""
+    message = load_error("convnext_femto", reslab.create_model("convnext_atto").state_dict(), tmp_path)
+    assert message.endswith("; these weights fit preset convnext_atto (try --model convnext_atto / "
+                            "create_model('convnext_atto', ...))")
+
+
+def test_crnn_weights_name_their_preset_without_the_overrides(tmp_path):
+    message = load_error("resnet_crnn", reslab.create_model("resnet_crnn").state_dict(), tmp_path, rnn_hidden=32)
+    assert message.endswith("; these weights fit preset resnet_crnn as registered: drop the override of rnn_hidden")
 
 
 # --- reslab info: where option A puts its zeros --------------------------------------------------------------

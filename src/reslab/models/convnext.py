@@ -3,7 +3,7 @@
 One block class covers the whole walk of the paper's Fig. 2, from a ResNet-50 bottleneck to the ConvNeXt block:
 the spec says where the spatial conv sits, how wide the hidden layers are, and which norms and activations there
 are. Module names follow timm's ConvNeXt (stem, stages.i.downsample, stages.i.blocks.j.conv_dw/norm), so
-its checkpoints need only a few renames (weights/layouts.py).
+its checkpoints need only a few renames (convnext_layouts.py).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from torch import nn
 from ..layers import DropPath, GlobalResponseNorm, LayerNorm2d, LayerScale, make_act
 from ..layers.patchify import DownsampleLayer, PatchifyStem
 from ..spec.convnext import ConvNeXtSpec
+from .convnext_layouts import RULES
 from .protocol import FamilyModel
 
 
@@ -75,6 +76,9 @@ class ConvNeXtStage(nn.Module):
 
 class ConvNeXt(FamilyModel):
     """Stem, stages, global average pool, optional LayerNorm, linear classifier."""
+
+    spec_type = ConvNeXtSpec
+    checkpoints = RULES  # convnext_layouts.py
 
     def __init__(self, spec: ConvNeXtSpec):
         super().__init__(spec)

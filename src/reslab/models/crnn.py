@@ -5,17 +5,21 @@ max-pooled channel attention, then a spatial gate; layers/attention.py, the same
 mel rows stacked into one vector (averaging them instead would throw away where in frequency the energy sits,
 which is what tells vowels apart), a bidirectional LSTM (or GRU) over the frames, the mean of its outputs over
 time, and a linear classifier. Convolutions and the recurrent layer take any number of frames, so one network
-reads clips of any length (ONNX export keeps the time axis dynamic); the mel bands are fixed (spec.input_size)."""
+reads clips of any length (ONNX export keeps the time axis dynamic); the mel bands are fixed (spec.input_size).
+Its cost (`reslab models`, `reslab info`) is counted on one second of audio."""
 from __future__ import annotations
-
-from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..layers import DropPath, make_act, make_attention, reduced_channels
+from ..spec.audio import AudioFeatures
 from ..spec.crnn import CRNNSpec
+from .layout_rules import CheckpointRules
 from .protocol import FamilyModel
+
+# the frames of one second of audio in the default log-mel features (those of the resnet_crnn preset): 63
+ONE_SECOND = AudioFeatures().frames(AudioFeatures().sample_rate)
 
 
 class GatedResidualBlock(nn.Module):
@@ -45,7 +49,10 @@ class CRNN(FamilyModel):
     """Stem -> gated residual stages (`forward_features`: (N, C, mel, frames)) -> (N, frames, C x mel) -> RNN over
     frames -> mean over frames -> dropout -> fc (`forward_head`)."""
 
-    time_axis: ClassVar[int] = 3  # input (N, 1, mel bands, frames): the frames may be any number
+    spec_type = CRNNSpec
+    checkpoints = CheckpointRules(block_key=r"^layer(\d+)\.(\d+)\.")  # ResLab's own layout only
+    time_axis = 3  # input (N, 1, mel bands, frames): the frames may be any number
+    cost_frames = ONE_SECOND
 
     def __init__(self, spec: CRNNSpec):
         super().__init__(spec)

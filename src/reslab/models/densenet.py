@@ -14,6 +14,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..layers import make_act
 from ..spec.densenet import DenseNetSpec, transition_channels
+from .layout_rules import CheckpointRules, Layout, same_keys
 from .protocol import FamilyModel
 
 class DenseLayer(nn.Module):
@@ -88,7 +89,13 @@ class Transition(nn.Module):
 class DenseNet(FamilyModel):
     """Stem, dense blocks joined by transitions, final BN-ReLU, global average pool, linear classifier."""
 
+    spec_type = DenseNetSpec
     classifier_name = "classifier"  # torchvision's and timm's name
+    # timm 1.0.29 and torchvision share one layout (features.denseblockN..., classifier), which is ResLab's
+    checkpoints = CheckpointRules(
+        tuple(Layout(zoo, detect=lambda keys: "features.conv0.weight" in keys, to_reslab=same_keys,
+                     from_reslab=same_keys) for zoo in ("torchvision", "timm")),
+        block_key=r"^features\.denseblock(\d+)\.denselayer(\d+)\.", depths_field="block_config")
 
     def __init__(self, spec: DenseNetSpec):
         super().__init__(spec)

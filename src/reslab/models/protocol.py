@@ -1,6 +1,10 @@
 """The family protocol: what every builder's network provides, so that features, backbones, fine-tuning, export,
-bench and compare work with a family without knowing it. A new family subclasses `FamilyModel`, builds its stem
-and stages in `__init__` (calling `add_feature` for each as it goes), and joins `models.BUILDERS`."""
+bench, compare, weight loading and the cost tables work with a family without knowing it.
+
+A family is one place: its builder subclasses `FamilyModel`, names the spec class it builds (`spec_type`, which
+registers it in FAMILIES), builds its stem and stages in `__init__` (calling `add_feature` for each as it goes),
+and states its checkpoint layouts and how its presets are told apart by their keys (`checkpoints`); a network
+that reads clips also says which input axis is time and how long an input its cost is counted on."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -9,11 +13,33 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .cost import meta_macs, on_meta
+from .layout_rules import CheckpointRules
+
+# family name (the spec's `family`) -> its builder, filled as the family modules are imported (models/__init__)
+FAMILIES: dict[str, type[FamilyModel]] = {}
+
 
 class FamilyModel(nn.Module):
     """Stem -> stages -> final norm (`forward_features`) -> pool, dropout, classifier (`forward_head`)."""
 
+    spec_type: ClassVar[type]  # the spec class this builder builds; a subclass that sets it is a family
     classifier_name: ClassVar[str] = "fc"  # the attribute holding the final nn.Linear
+    checkpoints: ClassVar[CheckpointRules] = CheckpointRules()  # foreign layouts and how presets show in keys
+    # the input axis that may have any length (an audio model's frames), None for an image model, and the length
+    # along it that a cost is counted on
+    time_axis: ClassVar[int | None] = None
+    cost_frames: ClassVar[int | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "spec_type" in cls.__dict__:
+            family = cls.spec_type.family
+            known = FAMILIES.get(family)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"family {family!r} has two builders, {known.__qualname__} and {cls.__qualname__}; "
+                                "give each spec class one builder")
+            FAMILIES[family] = cls
 
     def __init__(self, spec):
         super().__init__()
@@ -70,3 +96,19 @@ class FamilyModel(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Trade compute for memory: recompute each stage's activations in backward."""
         self.grad_checkpointing = enable
+
+    # --- what a forward pass costs -------------------------------------------------------------------------------
+    def cost_input_shape(self, input_size: int | None = None, frames: int | None = None) -> tuple[int, ...]:
+        """The one input a cost is counted on: a square image of `input_size` px (default: the spec's); along a
+        time axis, `frames` (default: the family's `cost_frames`)."""
+        size = input_size or self.spec.input_size
+        shape = [1, self.spec.in_chans, size, size]
+        if self.time_axis is not None:
+            shape[self.time_axis] = frames or self.cost_frames or size
+        return tuple(shape)
+
+    def count_macs(self, shape: tuple[int, ...]) -> int:
+        """Multiply-accumulates of one forward pass on an input of `shape` (`cost_input_shape`), counted on a twin
+        of this network built from its spec on the meta device (models/cost.py): the same on every machine."""
+        on_meta_already = next(self.parameters()).is_meta
+        return meta_macs(self if on_meta_already else on_meta(lambda: type(self)(self.spec)), shape)

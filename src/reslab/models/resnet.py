@@ -12,6 +12,7 @@ from ..layers import (BlurPool2d, DropPath, Res2Conv, SelectiveKernelConv, Separ
                       SplitAttention, make_act, make_attention, make_divisible, make_shortcut, reduced_channels)
 from ..spec import ResNetSpec
 from .protocol import FamilyModel
+from .resnet_layouts import RULES
 
 # these 3x3 replacements end in their own BatchNorm and activation, so the block adds none after them
 SELF_NORMALISING = ("res2", "selective_kernel", "split_attention")
@@ -225,6 +226,9 @@ def make_stem_pool(spec: ResNetSpec) -> nn.Module:
 
 class ResNet(FamilyModel):
     """Stem, stages of residual blocks, global average pool, linear classifier."""
+
+    spec_type = ResNetSpec
+    checkpoints = RULES  # resnet_layouts.py
 
     def __init__(self, spec: ResNetSpec):
         super().__init__(spec)

@@ -1,8 +1,8 @@
-"""Importing this package registers every preset; one module per family."""
-from . import classic  # noqa: F401
-from . import convnext  # noqa: F401
-from . import crnn  # noqa: F401
-from . import densenet  # noqa: F401
-from . import modern  # noqa: F401
-from . import regnet  # noqa: F401
-from . import aliases  # noqa: F401  (last: aliases name presets registered above)
+"""Importing this package registers every preset: each of its modules registers its own, so a new family's presets
+join by being a module here. `aliases` names presets the others register, so it comes last."""
+import pkgutil
+from importlib import import_module
+
+_LAST = "aliases"
+for _name in [*sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != _LAST), _LAST]:
+    import_module(f"{__name__}.{_name}")

@@ -2,11 +2,11 @@
 `from_dict`). No torch here: a spec is checked before anything is built."""
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from typing import Any
 
 from .base import ACTIVATIONS, SpecError
-from . import convnext, crnn, densenet, resnet
 from .convnext import ConvNeXtSpec
 from .crnn import CRNNSpec
 from .densenet import DenseNetSpec
@@ -14,9 +14,11 @@ from .preprocessing import Preprocessing
 from .regnet import regnet_spec
 from .resnet import CHOICES, PER_STAGE, ResNetSpec
 
+# Every family's spec class, the one list a family joins: its module (spec/<family>.py) also estimates its size
+# (approx_params), its builder (models/<family>.py) names the class, its presets (presets/) register themselves.
+FAMILY_SPECS = (ResNetSpec, DenseNetSpec, ConvNeXtSpec, CRNNSpec)
 # family name (the "family" key of to_dict) -> spec class
-SPEC_TYPES: dict[str, type] = {"resnet": ResNetSpec, "densenet": DenseNetSpec, "convnext": ConvNeXtSpec}
-SPEC_TYPES["crnn"] = CRNNSpec  # the speech family (issue 17)
+SPEC_TYPES: dict[str, type] = {cls.family: cls for cls in FAMILY_SPECS}
 
 
 def from_dict(data: dict[str, Any]):
@@ -39,8 +41,7 @@ def from_dict(data: dict[str, Any]):
 def approx_params(spec) -> int:
     """Roughly the parameters of the network `spec` describes (within a small factor), without building it: each
     spec is checked against MAX_PARAMS and MAX_BLOCKS (spec.base) when it is made."""
-    family = {"resnet": resnet, "densenet": densenet, "convnext": convnext, "crnn": crnn}[spec.family]
-    return family.approx_params(spec)
+    return sys.modules[type(spec).__module__].approx_params(spec)
 
 
 def spec_diff(a, b) -> list[tuple[str, Any, Any]]:

@@ -51,10 +51,12 @@ def build_candidates(name: str, settings: BenchSettings, against: tuple[str, ...
     return out
 
 
-def complexity_at(name: str, spec, size: int, error: type[ReslabError] = BenchError) -> tuple[int, int]:
-    """(parameters, MACs) at `size` px; a size the network cannot take is bad input, said in one line."""
+def complexity_at(name: str, spec, size: int, error: type[ReslabError] = BenchError,
+                  frames: int | None = None) -> tuple[int, int]:
+    """(parameters, MACs) at `size` px (and `frames` long, for an audio model); a size the network cannot take is
+    bad input, said in one line."""
     try:
-        return cached_complexity(spec, size)
+        return cached_complexity(spec, size, frames)
     except RuntimeError as e:
         if size == spec.input_size:  # the model's own size must work: that failure is a bug, not bad input
             raise

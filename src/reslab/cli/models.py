@@ -26,11 +26,11 @@ def add_commands(sub) -> None:
 
 
 def cmd_models(args) -> int:
-    from ..complexity import cached_complexity
+    from ..complexity import audio_frames, cached_complexity
 
     rows = []
     for p in list_presets(args.pattern):
-        params, macs = cached_complexity(p.spec)
+        params, macs = cached_complexity(p.spec, frames=audio_frames(p.preprocessing))  # as `info` counts it
         rows.append([p.name, p.family, p.year, p.short_paper[:48], f"{params / 1e6:.2f}", f"{macs / 1e9:.2f}",
                      p.spec.input_size])
     if not rows:
@@ -55,7 +55,7 @@ ZEROPAD_PLACEMENT = {"end": "zeros after the identity channels",
 def cmd_info(args) -> int:
     from ..bench import complexity_at
     from ..factory import create_model, resolve_spec
-    from ..complexity import count_params, stage_shapes
+    from ..complexity import audio_frames, count_params, stage_shapes
     from ..variant import parse_overrides, parse_variant
 
     name, overrides = parse_variant(args.name)
@@ -64,18 +64,15 @@ def cmd_info(args) -> int:
     size = spec.input_size if args.input_size is None else args.input_size
     if size < 1:
         raise ReslabError(f"--input-size must be a positive number of pixels, got {size}")
-    params, macs = complexity_at(args.name, spec, size, ReslabError)
+    audio, frames = preset.preprocessing.audio, audio_frames(preset.preprocessing)  # an audio model: 1 s of frames
+    params, macs = complexity_at(args.name, spec, size, ReslabError, frames)
     model = create_model(spec)
     print(f"{args.name}: {preset.family} ({preset.year}) - {preset.paper}")
     if preset.idea:
         print(f"idea: {preset.idea}")
-    print(f"parameters: {count_params(model) / 1e6:.3f} M   GMACs @ {size}px: {macs / 1e9:.3f}")
-    audio = preset.preprocessing.audio
-    if audio is not None:  # an audio model: its cost and shapes for one second of log-mel frames
-        from ..data.audio_cost import macs_per_second, stage_shapes_in_frames
-
-        print(f"GMACs per second of audio ({audio.frames(audio.sample_rate)} frames of {audio.n_mels} mel bands at "
-              f"{audio.sample_rate} Hz): {macs_per_second(model, audio) / 1e9:.4f}")
+    cost = (f"GMACs per second of audio ({frames} frames of {size} mel bands at {audio.sample_rate} Hz): "
+            f"{macs / 1e9:.4f}" if audio else f"GMACs @ {size}px: {macs / 1e9:.3f}")
+    print(f"parameters: {count_params(model) / 1e6:.3f} M   {cost}")
     if preset.params_m_paper or preset.gmacs_paper:
         print(f"paper: {preset.params_m_paper or '-'} M params, {preset.gmacs_paper or '-'} GMACs, "
               f"top-1 {preset.top1_paper or '-'}")
@@ -90,7 +87,7 @@ def cmd_info(args) -> int:
     for key, value in fields.items():
         print(f"  {key:{width}s} {_fmt(value)}")
     print("\nstage outputs " + ("(C, mel bands, frames) for 1 s of audio:" if audio else "(C, H, W):"))
-    for stage, shape in stage_shapes_in_frames(model, audio) if audio else stage_shapes(model, size, spec.in_chans):
+    for stage, shape in stage_shapes(model, size, spec.in_chans, frames):
         print(f"  {stage:8s} {shape}")
     return 0
 

@@ -5,7 +5,7 @@ from ..spec.audio import AudioFeatures
 from ..spec.preprocessing import audio_preprocessing
 
 SEED = ("ResLab seed article: a CRNN for speech whose convolutional part is residual blocks with channel gates "
-        "(CBAM, Woo et al. 2018), then a bidirectional LSTM over time (issue 17)")
+        "(CBAM, Woo et al. 2018), then a bidirectional LSTM over time")
 
 # 8 kHz speech, 32 ms Hann windows every 16 ms, 32 Slaney mel bands 20 Hz - 4 kHz, clips cropped/padded to 1 s
 FSDD_FEATURES = AudioFeatures()

@@ -8,9 +8,10 @@ from PIL import Image
 
 import reslab
 from reslab.cli import main
+from reslab.errors import ReslabError
 from reslab.predict import Predictor, UnreadableImageError
 from reslab.spec import Preprocessing
-from reslab.weights import WeightsError
+from reslab.weights import WeightsError, load_model
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -115,3 +116,21 @@ def test_predict_command_writes_csv_rows_per_rank(ckpt, pixels, tmp_path):
                  "--output", str(tmp_path / "p.csv")]) == 0
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "file,rank,class,probability" and len(lines) == 4
+
+
+def test_a_run_directory_is_taken_wherever_a_checkpoint_path_is(model, pixels, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    reslab.save_weights(model, run / "last.safetensors", classes=CLASSES)  # what `reslab train` leaves there
+    image = Image.fromarray(pixels)
+    expected = Predictor(run / "last.safetensors").predict(image, topk=3)
+    assert Predictor(run).predict(image, topk=3) == expected
+    assert Predictor(str(run)).predict(image, topk=3) == expected
+    assert Predictor(reslab.create_model("resnet18", widths=(8, 16, 32, 64), num_classes=3,
+                                         weights=run)).predict(image, topk=3) == expected
+    assert load_model(run).classes == CLASSES
+
+
+def test_a_run_directory_without_weights_is_one_clear_error(tmp_path):
+    with pytest.raises(ReslabError, match="no checkpoint at .*last.safetensors"):
+        Predictor(tmp_path)

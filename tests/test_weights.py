@@ -114,3 +114,24 @@ def test_timm_safetensors_export_loads_back_through_auto_detection(tmp_path):
     reslab.load_weights(fresh, path)
     x = torch.randn(1, 3, 64, 64)
     assert torch.equal(fresh(x), model(x))
+
+
+@pytest.mark.parametrize("source", ["file", "run directory"])
+def test_create_model_from_a_checkpoint_then_save_keeps_its_classes_and_preprocessing(small, tmp_path, source):
+    from reslab.spec import Preprocessing
+
+    small.preprocessing = Preprocessing(input_size=40, crop_pct=0.9, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+    path = reslab.save_weights(small, tmp_path / "run" / "last.safetensors", classes=list("abcdefg"))
+    model = reslab.create_model("resnet18", num_classes=7, widths=(8, 16, 32, 64),
+                                weights=path if source == "file" else path.parent)
+    assert model.classes == list("abcdefg") and model.preprocessing == small.preprocessing
+    again = load_model(reslab.save_weights(model, tmp_path / "again.safetensors"))
+    assert again.classes == list("abcdefg") and again.preprocessing == small.preprocessing
+
+
+def test_a_new_head_drops_the_checkpoints_class_names(small, tmp_path):
+    path = reslab.save_weights(small, tmp_path / "m.safetensors", classes=list("abcdefg"))
+    with pytest.warns(UserWarning):
+        model = reslab.create_model("resnet18", num_classes=3, widths=(8, 16, 32, 64), weights=path)
+    assert model.classes is None
+    assert load_model(reslab.save_weights(model, tmp_path / "new.safetensors")).classes is None

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from os import PathLike
-from pathlib import Path
 from typing import Mapping
 
 from torch import nn
@@ -34,9 +32,11 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
     preset's default weights). `reslab weights list` shows every tag. The file comes from torchvision's address
     through torch.hub's cache, from the Hugging Face hub through its cache, or from the package.
 
-    `weights` is a checkpoint path or state dict in ResLab, timm, torchvision or transformers layout; when its
-    classifier has a different number of classes, the head is re-initialised and a warning says so; its first
-    convolution, trained on RGB, is adapted to `in_chans` (warned too). `ema` takes a training checkpoint's EMA weights,
+    `weights` is a checkpoint path, a run directory (its last weights) or a state dict in ResLab, timm, torchvision
+    or transformers layout; when its classifier has a different number of classes, the head is re-initialised and a
+    warning says so; its first convolution, trained on RGB, is adapted to `in_chans` (warned too). A ResLab
+    checkpoint's preprocessing and class names (unless the head was re-initialised) are kept on the model, so that
+    `save_weights` writes them again. `ema` takes a training checkpoint's EMA weights,
     `rename` ({regex: replacement}) renames its keys first (see `reslab.load_weights`).
     `features_only` returns the feature maps of the `out_indices` stages (0 = stem; default all stages) instead.
     """
@@ -76,17 +76,31 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
             model.classes, model.class_ids = class_names(tagged)
             model.classes = model.classes or meta.get("classes")  # ResLab's own weights carry their class names
     elif weights is not None:
-        from .train.checkpoint import find_weights
         from .weights import load_weights
 
-        if isinstance(weights, (str, PathLike)) and Path(weights).is_dir():  # a run directory: its last weights
-            weights = find_weights(weights)
-        load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
+        meta = load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
+        _keep_checkpoint_facts(model, meta, resized="input_size" in spec_overrides)
     if features_only:
         from .features import FeatureExtractor
 
         return FeatureExtractor(model, out_indices)
     return model
+
+
+def _keep_checkpoint_facts(model: nn.Module, meta: dict, resized: bool) -> None:
+    """What a ResLab checkpoint says beyond its weights, kept on the model (so that save_weights writes it again):
+    its preprocessing (at the caller's input size, if one was given) and its class names, unless the head was
+    re-initialised for another number of classes."""
+    from .weights.loading import preprocessing_of
+
+    if meta.get("preprocessing"):
+        pre = preprocessing_of(meta, model.spec)
+        if resized:
+            pre = dataclasses.replace(pre, input_size=model.spec.input_size)
+        model.preprocessing = channels_preprocessing(pre, model.spec.in_chans)
+    classes = meta.get("classes")
+    if classes is not None and len(classes) == model.spec.num_classes:
+        model.classes = list(classes)
 
 
 def _weight_set(name, pretrained: bool):

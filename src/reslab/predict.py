@@ -23,7 +23,8 @@ __all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files", 
 
 
 class Predictor:
-    """`Predictor("model.safetensors").predict(images, topk=5)`: a list of [(class, probability), ...] per image.
+    """`Predictor("model.safetensors").predict(images, topk=5)` (or a run directory: its last weights): a list of
+    [(class, probability), ...] per image.
 
     Also a model itself, with its `.preprocessing` (and `.classes`, if it has them):
     `Predictor(reslab.create_model("resnet50.a1_in1k", pretrained=True))`."""

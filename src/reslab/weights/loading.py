@@ -25,8 +25,8 @@ LAYOUT_CHOICES = ("auto", "reslab", "timm", "torchvision", "transformers")
 
 def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_head: bool = False,
                  ema: bool = False, rename: Mapping[str, str] | None = None) -> dict:
-    """Load `source` (path or state dict; ResLab, timm, torchvision or transformers layout) into `model`; returns
-    the metadata.
+    """Load `source` (path, run directory or state dict; ResLab, timm, torchvision or transformers layout) into
+    `model`; returns the metadata.
 
     With `allow_new_head`, a classifier whose shape differs (another number of classes) is left freshly
     initialised and a warning says so; every other mismatch raises WeightsError naming the keys (and the preset
@@ -39,6 +39,7 @@ def load_weights(model: nn.Module, source, *, layout: str = "auto", allow_new_he
     if layout not in LAYOUT_CHOICES:
         raise WeightsError(f"layout={layout!r}: choose {', '.join(LAYOUT_CHOICES[:-1])} or {LAYOUT_CHOICES[-1]}")
     rules = _compile_rename(rename)
+    source = checkpoint_file(source)
     state, meta = read_checkpoint(source, ema=ema)
     origin = "checkpoint" if isinstance(source, Mapping) else f"checkpoint {source}"
     state = _rename_keys(state, rules, origin)
@@ -309,12 +310,23 @@ def preprocessing_of(meta: dict, spec):
     return Preprocessing.from_dict(pre) if pre else Preprocessing(input_size=spec.input_size)
 
 
+def checkpoint_file(source):
+    """A run directory's last weights; any other source (a file, a state dict) as it is."""
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        from ..train.checkpoint import find_weights
+
+        return find_weights(source)
+    return source
+
+
 def load_model(path) -> nn.Module:
-    """Rebuild a model from a ResLab checkpoint alone: the one checkpoint-to-model path of every command.
+    """Rebuild a model from a ResLab checkpoint (or a run directory's last one) alone: the one checkpoint-to-model
+    path of every command.
 
     Spec, preprocessing and class names (`.classes`, None if the file has none) come from its metadata."""
     from ..models import build
 
+    path = checkpoint_file(path)
     state, meta = read_checkpoint(path)
     if not meta:
         raise WeightsError(f"{path} carries no ResLab metadata (spec, preprocessing): load it with "

@@ -14,7 +14,7 @@ import reslab
 from families import FAMILY_NAMES, smallest_preset
 from reslab.models import BUILDERS, CRNN, FAMILIES
 from reslab.models.protocol import FamilyModel
-from reslab.spec import SPEC_TYPES, CRNNSpec
+from reslab.spec import SPEC_TYPES, CRNNSpec, approx_params
 
 PACKAGE = Path(reslab.__file__).parent
 
@@ -164,3 +164,29 @@ def test_renamed_presets_keep_working_under_their_old_names():
     with pytest.warns(FutureWarning, match="resnet50d"):
         assert reslab.get_preset("gluon_resnet50_v1d") is reslab.get_preset("resnet50d")
     assert "tv_resnet50" not in reslab.list_models()  # current names only
+
+
+def _layout_cases():
+    """(family, layout index, the smallest preset the layout can express) for every foreign layout of every family."""
+    for family in FAMILY_NAMES:
+        presets = sorted((p for p in reslab.list_presets() if p.spec.family == family),
+                         key=lambda p: (approx_params(p.spec), p.name))
+        for i, layout in enumerate(FAMILIES[family].checkpoints.layouts):
+            name = next(p.name for p in presets if layout.applies_to(p.spec))
+            yield pytest.param(family, i, name, id=f"{family}-{layout.name}-{name}")
+
+
+@pytest.mark.parametrize("family, index, name", list(_layout_cases()))
+def test_every_family_layout_renames_its_keys_there_and_back(family, index, name):
+    """A family's rules (models/<family>_layouts.py) are consistent: ResLab's keys written in a foreign layout read
+    back as themselves, and the written keys are recognised as that layout (or are ResLab's own)."""
+    from reslab.models.cost import on_meta
+    from reslab.weights import detect_layout
+
+    layout = FAMILIES[family].checkpoints.layouts[index]
+    model = on_meta(lambda: reslab.create_model(name))
+    keys = list(model.state_dict())
+    theirs = [layout.from_reslab(k) for k in keys]
+    assert [layout.to_reslab(k) for k in theirs] == keys
+    found = detect_layout(model, theirs)
+    assert (found is None and theirs == keys) or found is layout, (found, layout)

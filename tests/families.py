@@ -1,4 +1,4 @@
-"""Every registered family and a small preset of each, for the tests that run all families alike."""
+"""Every registered family and its presets smallest first, for the tests that run all families alike."""
 from __future__ import annotations
 
 import reslab
@@ -7,7 +7,12 @@ from reslab.spec import SPEC_TYPES, approx_params
 FAMILY_NAMES = sorted(SPEC_TYPES)
 
 
-def smallest_preset(family: str) -> str:
-    """The preset of `family` with the fewest parameters (by the spec's estimate): quick to build and run."""
+def presets_by_size(family: str) -> list:
+    """The presets of `family`, fewest parameters (by the spec's estimate) first."""
     presets = [p for p in reslab.list_presets() if p.spec.family == family]
-    return min(presets, key=lambda p: (approx_params(p.spec), p.name)).name
+    return sorted(presets, key=lambda p: (approx_params(p.spec), p.name))
+
+
+def smallest_preset(family: str) -> str:
+    """The preset of `family` quickest to build and run."""
+    return presets_by_size(family)[0].name

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import reslab
-from families import FAMILY_NAMES, smallest_preset
+from families import FAMILY_NAMES, presets_by_size, smallest_preset
 from reslab.models import BUILDERS, CRNN, FAMILIES
 from reslab.models.protocol import FamilyModel
-from reslab.spec import SPEC_TYPES, CRNNSpec, approx_params
+from reslab.spec import SPEC_TYPES, CRNNSpec
 
 PACKAGE = Path(reslab.__file__).parent
 
@@ -169,10 +169,8 @@ def test_renamed_presets_keep_working_under_their_old_names():
 def _layout_cases():
     """(family, layout index, the smallest preset the layout can express) for every foreign layout of every family."""
     for family in FAMILY_NAMES:
-        presets = sorted((p for p in reslab.list_presets() if p.spec.family == family),
-                         key=lambda p: (approx_params(p.spec), p.name))
         for i, layout in enumerate(FAMILIES[family].checkpoints.layouts):
-            name = next(p.name for p in presets if layout.applies_to(p.spec))
+            name = next(p.name for p in presets_by_size(family) if layout.applies_to(p.spec))
             yield pytest.param(family, i, name, id=f"{family}-{layout.name}-{name}")
 
 

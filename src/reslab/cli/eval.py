@@ -2,6 +2,7 @@
 weights (`--model resnet50.a1_in1k --pretrained`), each with its own preprocessing."""
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -29,6 +30,9 @@ def add_commands(sub) -> None:
                                                       "from --data's val/, the labelled bank from --bank's train/")
     p.add_argument("--bank", default=None, help="with --knn: the dataset root whose train/ is the bank "
                                                 "(default: --data)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar over the batches (with --knn, over the bank and the queries); default: on "
+                        "when stderr is a terminal")
     p.set_defaults(func=cmd_eval)
 
 
@@ -49,7 +53,8 @@ def cmd_eval(args) -> int:
     png = _confusion_path(args, model, weights)
     if args.confusion:  # asked for: a place that cannot take it is said now, not after the evaluation
         check_writable_file(png)
-    result = evaluate_model(model, args.data, split=args.split, tta=args.tta, batch_size=args.batch_size, name=name)
+    result = evaluate_model(model, args.data, split=args.split, tta=args.tta, batch_size=args.batch_size, name=name,
+                            progress=_progress(args))
     say = print
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -64,6 +69,11 @@ def cmd_eval(args) -> int:
         title = model.weights_tag if args.pretrained else weights.parent.name
         _save_confusion(result, png, f"{title}: top-1 {result.top1:.2%}", bool(args.confusion), say)
     return 0
+
+
+def _progress(args) -> bool:
+    """--progress / --no-progress, else a bar when stderr is a terminal (never in a log file or a pipe)."""
+    return sys.stderr.isatty() if args.progress is None else args.progress
 
 
 def _confusion_path(args, model, weights) -> Path | None:
@@ -100,7 +110,8 @@ def _cmd_knn(args) -> int:
 
     if not args.checkpoint:
         raise ReslabError("--knn scores a checkpoint's backbone: give --checkpoint RUN")
-    result = knn_eval(args.checkpoint, args.data, bank=args.bank, batch_size=args.batch_size)
+    result = knn_eval(args.checkpoint, args.data, bank=args.bank, batch_size=args.batch_size,
+                      progress=_progress(args))
     if args.json:
         print(json.dumps({"knn_top1": result.top1, "queries": result.queries, "bank": result.bank}))
         return 0

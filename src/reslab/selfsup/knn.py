@@ -24,12 +24,15 @@ def knn_predict(queries: torch.Tensor, bank: torch.Tensor, bank_labels: torch.Te
 
 
 @torch.no_grad()
-def embed(backbone, loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(pooled features, labels) of every readable image the loader gives, the backbone in eval mode."""
+def embed(backbone, loader, device: torch.device, bar=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pooled features, labels) of every readable image the loader gives, the backbone in eval mode; `bar`: a
+    ProgressBar over the loader's batches."""
     was_training = backbone.training
     backbone.eval()
     feats, labels = [], []
-    for batch in loader:
+    for done, batch in enumerate(loader, 1):
+        if bar is not None:
+            bar.update(done, sum(map(len, labels)) + len(batch.labels))
         if len(batch.labels):
             x = batch.images.to(device)
             feats.append(backbone.forward_head(backbone.forward_features(x), pre_logits=True).float().cpu())
@@ -46,20 +49,25 @@ class KnnResult:
 
 
 def knn_top1(backbone, bank_set, query_set, device: torch.device, *, k: int = 200, t: float = 0.1,
-             batch_size: int = 256, workers: int | None = None) -> KnnResult:
+             batch_size: int = 256, workers: int | None = None, progress: bool = False) -> KnnResult:
+    """`progress`: a progress bar on stderr over the bank, then over the queries."""
     from ..data.evaluation import eval_loader
+    from ..progress import ProgressBar
 
-    pre = backbone.preprocessing
-    bank, bank_labels = embed(backbone, eval_loader(bank_set, pre, batch_size, workers=workers), device)
-    queries, labels = embed(backbone, eval_loader(query_set, pre, batch_size, workers=workers), device)
+    def features(dataset, what: str):
+        loader = eval_loader(dataset, backbone.preprocessing, batch_size, workers=workers)
+        return embed(backbone, loader, device, ProgressBar(len(loader), f"kNN: embedding the {what}", progress))
+
+    bank, bank_labels = features(bank_set, "bank")
+    queries, labels = features(query_set, "queries")
     pred = knn_predict(queries, bank, bank_labels, len(bank_set.classes), k=k, t=t)
     return KnnResult(float((pred == labels).float().mean()), len(labels), len(bank_labels))
 
 
 def knn_eval(checkpoint, data: str | None, *, bank: str | None = None, k: int = 200, t: float = 0.1,
-             batch_size: int = 256, device: str = "auto") -> KnnResult:
+             batch_size: int = 256, device: str = "auto", progress: bool = False) -> KnnResult:
     """kNN top-1 of a checkpoint's frozen backbone: queries from `data`'s val/, the bank from `bank`'s train/
-    (default `data`), both with the checkpoint's evaluation preprocessing."""
+    (default `data`), both with the checkpoint's evaluation preprocessing; `progress`: progress bars on stderr."""
     from ..data import open_splits
     from ..train.checkpoint import find_weights
     from ..train.device import pick_device
@@ -68,10 +76,10 @@ def knn_eval(checkpoint, data: str | None, *, bank: str | None = None, k: int = 
     if k < 1 or t <= 0 or batch_size < 1:
         raise ReslabError(f"kNN needs k >= 1, t > 0 and --batch-size >= 1 (got k={k}, t={t}, {batch_size})")
     model = load_model(find_weights(checkpoint))
-    query_set = open_splits(data, ("val",))["val"]
-    bank_set = open_splits(bank if bank is not None else data, ("train",))["train"]
+    query_set = open_splits(data, ("val",), progress=progress)["val"]
+    bank_set = open_splits(bank if bank is not None else data, ("train",), progress=progress)["train"]
     if list(query_set.classes) != list(bank_set.classes):
         raise ReslabError(f"the bank's classes {bank_set.classes} differ from the queries' {query_set.classes}: "
                           f"kNN labels a query by its neighbours' classes, so both need the same class folders")
     dev = pick_device(device)
-    return knn_top1(model.to(dev), bank_set, query_set, dev, k=k, t=t, batch_size=batch_size)
+    return knn_top1(model.to(dev), bank_set, query_set, dev, k=k, t=t, batch_size=batch_size, progress=progress)

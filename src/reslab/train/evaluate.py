@@ -35,8 +35,9 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(model, loader, classes: list[str], device: torch.device, *, amp: str = "off", tta: bool = False,
-             channels_last: bool = False, reduce=None) -> EvalResult:
-    """`tta`: average the softmax of the image and its mirror. `reduce` sums a tensor over ranks (DDP)."""
+             channels_last: bool = False, reduce=None, bar=None) -> EvalResult:
+    """`tta`: average the softmax of the image and its mirror. `reduce` sums a tensor over ranks (DDP). `bar`: a
+    ProgressBar over the loader's batches."""
     was_training = model.training
     model.eval()
     k = len(classes)
@@ -44,8 +45,10 @@ def evaluate(model, loader, classes: list[str], device: torch.device, *, amp: st
     sums = torch.zeros(3, dtype=torch.float64)  # loss sum, top-5 hits, images
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     unreadable: list[str] = []
-    for batch in loader:
+    for done, batch in enumerate(loader, 1):
         unreadable += batch.unreadable
+        if bar is not None:
+            bar.update(done, int(sums[2]) + len(batch.labels))
         if len(batch.labels) == 0:
             continue
         images = batch.images.to(device, memory_format=fmt)
@@ -95,31 +98,35 @@ def save_confusion_png(result: EvalResult, path: Path, title: str = "") -> Path:
 
 def evaluate_checkpoint(checkpoint, data: str | None = None, *, split: str = "val", tta: bool = False,
                         batch_size: int = 128, workers: int | None = None, device: str = "auto",
-                        confusion_png: Path | None = None) -> EvalResult:
-    """Evaluate a run directory or weights file on `split` of `data` (None: the built-in digits)."""
+                        confusion_png: Path | None = None, progress: bool = False) -> EvalResult:
+    """Evaluate a run directory or weights file on `split` of `data` (None: the built-in digits); `progress`: a
+    progress bar on stderr."""
     from ..weights import load_model
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
     path = find_weights(checkpoint)
     return evaluate_model(load_model(path), data, split=split, tta=tta, batch_size=batch_size, workers=workers,
-                          device=device, confusion_png=confusion_png, name=str(path), title=path.parent.name)
+                          device=device, confusion_png=confusion_png, name=str(path), title=path.parent.name,
+                          progress=progress)
 
 
 def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: bool = False, batch_size: int = 128,
                    workers: int | None = None, device: str = "auto", confusion_png: Path | None = None,
-                   name: str | None = None, title: str | None = None) -> EvalResult:
+                   name: str | None = None, title: str | None = None, progress: bool = False) -> EvalResult:
     """Evaluate a model (its own preprocessing, its `.classes`) on `split` of `data` (None: the built-in digits).
 
     A dataset whose classes are some of the model's (by name, or by id: ImageNet's WordNet ids, which name the
-    folders of ImageNet and its subsets such as Imagenette) is scored over those classes only."""
+    folders of ImageNet and its subsets such as Imagenette) is scored over those classes only. `progress`: a
+    progress bar over the batches on stderr (off by default: a library call is silent)."""
+    from ..progress import ProgressBar
     from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
     from ..data.transforms import eval_transform
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
     name = name or getattr(model, "weights_tag", None) or getattr(model, "preset", None) or "the model"
-    dataset = open_splits(data, (split,))[split]
+    dataset = open_splits(data, (split,), progress=progress)[split]
     scored = _scored_classes(model, dataset.classes, name, f"{data or 'digits'}/{split}")
     dev = pick_device(device)
     model.to(dev)
@@ -128,7 +135,9 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
     sampler = ShardedEpochSampler(len(dataset), seed=0, shuffle=False)
     loader = make_loader(view, batch_size, sampler, default_workers(is_in_memory(dataset))
                          if workers is None else workers, drop_last=False)
-    result = evaluate(model if scored is None else _ClassSubset(model, scored), loader, dataset.classes, dev, tta=tta)
+    bar = ProgressBar(len(loader), f"evaluating on {data or 'digits'}/{split}", progress)
+    result = evaluate(model if scored is None else _ClassSubset(model, scored), loader, dataset.classes, dev, tta=tta,
+                      bar=bar)
     if not math.isfinite(result.loss):  # finite weights whose activations overflow: NaN probabilities
         raise ReslabError(f"{name} gives NaN or infinite outputs on {data or 'digits'}/{split} (loss {result.loss}), "
                           "although its weights are finite (they overflow): its metrics would mean nothing; "

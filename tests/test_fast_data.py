@@ -152,3 +152,25 @@ def test_every_reslab_cache_follows_reslab_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RESLAB_CACHE", str(tmp_path / "mine"))
     assert reslab_cache() == tmp_path / "mine"
     assert _cache_file().parent == tmp_path / "mine"  # the cost cache too, not only the decoded images
+
+
+def test_a_subset_decodes_only_its_images_and_validates_on_a_share_in_proportion(tmp_path, monkeypatch):
+    from reslab.data import is_in_memory, subset
+
+    monkeypatch.setenv("RESLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(subset, "MIN_VALIDATION", 4)  # 1,000 in real runs: this folder is smaller
+    root = write_image_folder(tmp_path / "data", train=20, val=10, size=8)  # 40 training, 20 validation images
+    decoded_files = []
+    monkeypatch.setattr(decoded, "open_image", lambda p: decoded_files.append(p) or Image.open(p).convert("RGB"))
+    said = []
+    splits = open_splits(str(root), subset=10, say=said.append, progress=False)
+    train, val = splits["train"], splits["val"]
+    assert len(train) == 10 and is_in_memory(train) and train.targets.count(0) == 5
+    assert len(val) == 4 and is_in_memory(val)  # 20 x 10/40 = 5, class-balanced: 2 of each class
+    assert len(set(decoded_files)) == 14  # the chosen images alone, not all 60
+    assert said == ["validating on 4 of the 20 validation images: a class-balanced subset in proportion to "
+                    "--subset 10 (at least 4); --val-subset N to choose, --val-subset all for the whole split"]
+    said.clear()
+    whole = open_splits(str(root), subset=10, val_subset=0, say=said.append, progress=False)["val"]
+    assert len(whole) == 20 and said == []
+    assert len(open_splits(str(root), subset=10, val_subset=6, say=said.append, progress=False)["val"]) == 6

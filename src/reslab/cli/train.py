@@ -14,7 +14,9 @@ HELP = {"model": "the preset to train (`reslab models` lists them)",
         "recipe": "the training recipe whose values are the defaults marked \"the recipe's\" (`reslab recipes NAME` "
                   "prints one); default: cifar (fixmatch with --semi)",
         "subset": "train on a class-balanced subset of N images",
-        "val_subset": "validate on a class-balanced subset of N validation images",
+        "val_subset": "validate on a class-balanced subset of N validation images, or all of them (all); default: "
+                      "all, but with --subset a class-balanced share in proportion to it (at least 1,000 images, "
+                      "or the whole split), said at the start",
         "output": "the run's folder", "resume": "continue the run in DIR",
         "steps": "the run's length in optimiser steps (the 2015 paper's 'iterations'), instead of --epochs; "
                  "--milestones then count steps (the cifar recipe: 64000, lr / 10 at 32000 and 48000)",
@@ -81,7 +83,7 @@ HELP = {"model": "the preset to train (`reslab models` lists them)",
         "overwrite": "start a new run in an --output folder that already holds one (or other files): the run's files "
                      "are replaced from its first checkpoint on, other files are kept",
         "tensorboard": "TensorBoard event files in the run's folder", "progress": "a progress bar per epoch"}
-SKIP = {"source", "spec", "weights_rename"}  # weights_rename: --rename below
+SKIP = {"source", "spec", "weights_rename", "val_subset"}  # weights_rename: --rename below; val_subset: takes all
 
 
 def train_facts():
@@ -94,6 +96,19 @@ def train_facts():
                        job_name="without --data and --recipe")
 
 
+def validation_images(text: str) -> int:
+    """--val-subset N, or all: the whole split (0 in the settings)."""
+    if text == "all":
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of images, at least 1, or all for the whole split")
+    return n
+
+
 def add_commands(sub) -> None:
     from ..train.config import TrainConfig
     from .config_flags import add_config_flags, spec_fields_epilog, wrap
@@ -103,6 +118,8 @@ def add_commands(sub) -> None:
                                                    "fields go as --FIELD VALUE (listed below the options).")),
                        epilog=spec_fields_epilog(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_flags(p, TrainConfig, SKIP, HELP, train_facts())
+    p.add_argument("--val-subset", type=validation_images, default=argparse.SUPPRESS, metavar="{N,all}",
+                   help=HELP["val_subset"])
     p.add_argument("--pretrained", action="store_true", default=argparse.SUPPRESS,
                    help="start from --model's published default weights (--model NAME.TAG for another set; "
                         "`reslab weights list`), as --weights NAME.TAG does; default: off")

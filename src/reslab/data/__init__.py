@@ -6,16 +6,19 @@ from pathlib import Path
 from .errors import DataError
 from .loader import (Augmented, Batch, ShardedEpochSampler, UnreadableImages, collate_readable, default_workers,
                      make_loader)
-from .subset import ClassBalancedSubset
+from .subset import ClassBalancedSubset, take_subsets
 
 DEFAULT_DATASET = "digits"
 
 
 def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *, decode: bool = True,
-                say=print, progress: bool = True) -> dict:
+                say=print, progress: bool = True, subset: int | None = None, val_subset: int | None = None,
+                seed: int = 0) -> dict:
     """The named splits of `data` (None: the built-in digits). Problems are DataErrors raised here, before
-    any training starts. With `decode`, an image-folder split small enough is decoded once into memory (and
-    cached on disk for the next run, see data.decoded)."""
+    any training starts. `subset`, `val_subset`: class-balanced subsets of "train" (drawn with `seed`) and "val"
+    (see subset.take_subsets). With `decode`, an image-folder split small enough (only its subset's images) is
+    decoded once into memory (and cached on disk for the next run, see data.decoded)."""
+    decodable = False
     if data is None or data == DEFAULT_DATASET:
         from .digits import load_digits_split
 
@@ -43,10 +46,7 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *,
             found = audio_splits(root, splits, say)  # a folder of clips is an audio task: no flag needed
             if found is None:
                 found = {s: CheckedImageFolder(root / s) for s in splits}
-            if decode and not is_audio(found[splits[0]]):
-                from .decoded import decoded_split
-
-                found = {s: decoded_split(folder, say=say, progress=progress) or folder for s, folder in found.items()}
+            decodable = decode and not is_audio(found[splits[0]])
     unknown = [s for s in splits if s not in found]
     if unknown:
         raise DataError(f"{data or DEFAULT_DATASET} has no split {', '.join(unknown)}; it has {', '.join(found)}")
@@ -64,7 +64,12 @@ def open_splits(data: str | None, splits: tuple[str, ...] = ("train", "val"), *,
         if found["val"].classes != found["train"].classes:
             raise DataError("validation and training class lists differ in order or number; "
                             f"train has {found['train'].classes}, val has {found['val'].classes}")
-    return {s: found[s] for s in splits}
+    found = take_subsets({s: found[s] for s in splits}, subset, val_subset, seed, say)
+    if decodable:  # after the subsets: a subset's images alone are decoded
+        from .decoded import decoded_split
+
+        found = {s: decoded_split(folder, say=say, progress=progress) or folder for s, folder in found.items()}
+    return found
 
 
 def is_in_memory(dataset) -> bool:

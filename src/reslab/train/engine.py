@@ -25,7 +25,7 @@ from .ema import WeightEma
 from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
 from .progress import EpochLog
-from .runner import StopRequest, Tally, optimizer_step, processes, run_epochs, silent
+from .runner import SampledEpochs, StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from .rundir import CONFIG, EMA_WEIGHTS, claim
 from .schedule import LrSchedule
 
@@ -219,7 +219,7 @@ def _finish(run: Run, epochs_done: int, stopped: str | None = None) -> TrainResu
 # --- setup --------------------------------------------------------------------------------------------------------
 
 @dataclass(eq=False)
-class Run:
+class Run(SampledEpochs):
     """One run once set up: its settings, data, model and optimiser, and how far it has got."""
     cfg: TrainConfig
     env: distributed.DistEnv
@@ -273,11 +273,9 @@ class Run:
         if self.env.is_main:
             print(*args, **kwargs)
 
-    # --- the runner's Task ---
-    def begin_epoch(self, epoch: int, first: int):
-        """The sampler at the epoch's first batch not yet trained on (mid-epoch after a resume)."""
-        self.sampler.set_epoch(epoch, start=first * self.rank_batch)
-        self.net.train()
+    # --- the runner's Task (begin_epoch: SampledEpochs) ---
+    @property
+    def loader(self):
         return self.train_loader
 
     def step(self, batch, epoch: int, i: int, tally: Tally) -> None:
@@ -334,7 +332,8 @@ def setup(cfg: TrainConfig, state: dict | None, env, device: torch.device, t0: f
                        saved_epoch=run.saved_epoch, say=run.say) if env.is_main else None
     run.say(f"training {cfg.model} ({cfg.recipe} recipe) on {cfg.data or 'digits'}: {len(train_set)} "
             f"{'clips' if pre.audio is not None else 'images'}, "
-            f"{len(classes)} classes, {_length(run)}, batch {cfg.batch_size}, lr {base_lr:g}"
+            f"{len(classes)} classes, validating on {len(val_set)}, {_length(run)}, batch {cfg.batch_size}, "
+            f"lr {base_lr:g}"
             + (f" (x{cfg.gamma:g} after {'steps' if cfg.steps else 'epochs'} {', '.join(map(str, cfg.milestones))})"
                if cfg.schedule == "step" else "")
             + f", {env.world} process(es) on {device}")
@@ -370,28 +369,21 @@ def _fast_path(cfg: TrainConfig, images: int, rank_batch: int, device: torch.dev
 
 def _open_data(cfg: TrainConfig, env) -> tuple[Any, Any, list[str], int]:
     """(train set, validation set, classes, images per process per pass), the settings checked against the data."""
-    from ..data import ClassBalancedSubset, DataError, open_splits
+    from ..data import DataError, open_splits
 
     splits = open_splits(cfg.data, decode=cfg.cache == "auto", say=print if env.is_main else silent,
-                         progress=cfg.progress and env.is_main)
+                         progress=cfg.progress and env.is_main, subset=cfg.subset, val_subset=cfg.val_subset,
+                         seed=cfg.seed)  # the subsets drawn before decoding: only their images are decoded
     train_set, val_set = splits["train"], splits["val"]
     classes = train_set.classes
     if cfg.num_classes is not None and cfg.num_classes != len(classes):
         raise DataError(f"--num-classes {cfg.num_classes} does not match the {len(classes)} classes of "
                         f"{cfg.data or 'digits'}: the classifier needs one output per class; leave "
                         f"--num-classes out to use {len(classes)}")
-    for name, n, available in (("subset", cfg.subset, train_set), ("val-subset", cfg.val_subset, val_set)):
-        if n is not None and n > len(available):
-            raise DataError(f"--{name} {n} is more than the {len(available)} images there; give at most "
-                            f"{len(available)} (or leave it out for all)")
-    if cfg.subset:
-        train_set = ClassBalancedSubset(train_set, cfg.subset, seed=cfg.seed)
     if cfg.labels_per_class:
         from .few_labels import labels_per_class
 
         train_set = labels_per_class(train_set, cfg.labels_per_class, cfg.seed)
-    if cfg.val_subset:
-        val_set = ClassBalancedSubset(val_set, cfg.val_subset, seed=0)
     if cfg.batch_size % (env.world * cfg.accum_steps):
         raise ReslabError(f"batch size {cfg.batch_size} must split evenly over {env.world} process(es) x "
                           f"{cfg.accum_steps} accumulation step(s)")

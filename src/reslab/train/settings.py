@@ -81,12 +81,12 @@ class Settings:
 @dataclass
 class DataSettings(Settings):
     """What is trained on what."""
-    RANGES: ClassVar[dict] = {"subset": "[1, inf)", "val_subset": "[1, inf)", "img_size": "[1, inf)"}
+    RANGES: ClassVar[dict] = {"subset": "[1, inf)", "val_subset": "[0, inf)", "img_size": "[1, inf)"}
     model: str = "resnet20_cifar"
     spec: dict = field(default_factory=dict)  # model spec overrides, e.g. {"depths": [1, 1, 1]}
     data: str | None = None  # None: the built-in digits
     subset: int | None = None
-    val_subset: int | None = None
+    val_subset: int | None = None  # 0: the whole split; None: all, or with a subset a share in proportion
     img_size: int | None = None  # None: the model's own
 
 

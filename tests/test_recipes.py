@@ -96,3 +96,10 @@ def test_a_short_run_keeps_the_lr_until_half_way():
     # round() rounds 2.5 to even (2): the default job's 5 epochs cut the lr after 2 epochs, 40 % of the run
     assert from_recipe("cifar", epochs=5).milestones == (3, 4)
     assert from_recipe("cifar", epochs=20).milestones == (10, 15)
+
+
+def test_the_configs_own_defaults_are_a_valid_run():
+    from reslab.selfsup.config import PretrainConfig
+
+    assert (TrainConfig().epochs, TrainConfig().milestones) == (164, (82, 123))
+    assert PretrainConfig().method == "simclr"

@@ -20,7 +20,7 @@ from ..train.engine import DIVERGED_HINT, TrainingDiverged
 from ..train.optim import build_optimizer, param_groups
 from ..train.progress import EpochLog
 from ..train.rundir import CONFIG, STATE, WEIGHTS, claim
-from ..train.runner import StopRequest, Tally, optimizer_step, processes, run_epochs, silent
+from ..train.runner import SampledEpochs, StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from ..train.schedule import LrSchedule
 from .config import PretrainConfig, from_method, resume_config
 from .learner import SelfSupervised
@@ -40,7 +40,7 @@ class PretrainResult:
 
 
 @dataclass(eq=False)
-class PretrainRun:
+class PretrainRun(SampledEpochs):
     cfg: PretrainConfig
     env: Any
     device: torch.device
@@ -72,7 +72,7 @@ class PretrainRun:
         if self.env.is_main:
             print(*args)
 
-    # --- the runner's Task ---
+    # --- the runner's Task (begin_epoch: SampledEpochs) ---
     command = "pretrain"
 
     @property
@@ -85,11 +85,6 @@ class PretrainRun:
 
     def batches_in(self, epoch: int) -> int:
         return self.steps_per_epoch
-
-    def begin_epoch(self, epoch: int, first: int):
-        self.sampler.set_epoch(epoch, start=first * self.rank_batch)
-        self.net.train()
-        return self.loader
 
     def step(self, batch, epoch: int, i: int, tally: Tally) -> None:
         _step(self, batch, epoch, i, tally)

@@ -61,6 +61,17 @@ class Task(Protocol):
     def say(self, *args) -> None: ...
 
 
+class SampledEpochs:
+    """`begin_epoch` for a task that reads its batches from `loader` in the order of a ShardedEpochSampler
+    `sampler`, `rank_batch` images per batch, training `net`."""
+
+    def begin_epoch(self, epoch: int, first: int):
+        """The sampler at the epoch's first batch not yet trained on (mid-epoch after a resume), the net training."""
+        self.sampler.set_epoch(epoch, start=first * self.rank_batch)
+        self.net.train()
+        return self.loader
+
+
 def run_epochs(task: Task) -> tuple[int, str | None]:
     """Train from where `task` stands to its last epoch: (epochs done, None); or, stopped on request, (the epoch it
     stopped in, "signal" or "stop_after_steps") once a checkpoint that resumes at the next batch is saved."""

@@ -11,7 +11,7 @@ import torch
 
 from audio_tones import TONES, one_thread, write_tone_folder  # noqa: F401 (one_thread: autouse)
 from reslab.cli import main
-from reslab.train.checkpoint import find_weights
+from reslab.weights.rundir import find_weights
 
 TINY_CRNN = ["--model", "resnet_crnn", "--stem-channels", "4", "--stage-channels", "4,8", "--depths", "1,1",
              "--freq-strides", "2,2", "--time-strides", "1,2", "--rnn-hidden", "8"]

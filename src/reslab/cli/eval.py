@@ -37,7 +37,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from ..train.checkpoint import find_weights
+    from ..weights.rundir import find_weights
     from ..train.evaluate import evaluate_model
 
     if args.knn:

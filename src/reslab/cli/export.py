@@ -58,7 +58,7 @@ def _source(args) -> Path | None:
         from ..weights.download import cached_path
 
         return cached_path(get_weights(model_variant(args.model)[0]))
-    from ..train.checkpoint import find_weights
+    from ..weights.rundir import find_weights
 
     return find_weights(args.checkpoint)
 

@@ -151,7 +151,7 @@ def check_model_options(args, checkpoint: str | None, flag: str = "--checkpoint 
 def load_model_from_args(args, checkpoint: str | None):
     """(model, the weights file, a short name for what was loaded) as the options say (checked already)."""
     from ..factory import create_model
-    from ..train.checkpoint import find_weights
+    from ..weights.rundir import find_weights
 
     rename = parse_rename(args.rename)
     if args.pretrained:

@@ -69,7 +69,7 @@ def knn_eval(checkpoint, data: str | None, *, bank: str | None = None, k: int = 
     """kNN top-1 of a checkpoint's frozen backbone: queries from `data`'s val/, the bank from `bank`'s train/
     (default `data`), both with the checkpoint's evaluation preprocessing; `progress`: progress bars on stderr."""
     from ..data import open_splits
-    from ..train.checkpoint import find_weights
+    from ..weights.rundir import find_weights
     from ..train.device import pick_device
     from ..weights import load_model
 

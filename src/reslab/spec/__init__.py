@@ -50,5 +50,5 @@ def spec_diff(a, b) -> list[tuple[str, Any, Any]]:
     return [(k, da.get(k), db.get(k)) for k in dict.fromkeys([*da, *db]) if da.get(k) != db.get(k)]
 
 
-__all__ = ["ACTIVATIONS", "CHOICES", "PER_STAGE", "SPEC_TYPES", "ConvNeXtSpec", "DenseNetSpec", "Preprocessing", "ResNetSpec",
-           "CRNNSpec", "SpecError", "approx_params", "from_dict", "regnet_spec", "spec_diff"]
+__all__ = ["ACTIVATIONS", "CHOICES", "PER_STAGE", "SPEC_TYPES", "ConvNeXtSpec", "DenseNetSpec", "Preprocessing",
+           "ResNetSpec", "CRNNSpec", "SpecError", "approx_params", "from_dict", "regnet_spec", "spec_diff"]

@@ -20,18 +20,8 @@ from ..errors import ReslabError
 from ..files import write_bytes, write_together
 from ..weights import save_weights
 
-from .rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS  # the run directory's file names, declared once
+from ..weights.rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS
 FORMAT = "reslab-train-state/1"
-
-
-def find_weights(checkpoint) -> Path:
-    """A run directory's last weights, or a weights file itself."""
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / WEIGHTS
-    if not path.is_file():
-        raise ReslabError(f"no checkpoint at {path}: give a run directory or a .safetensors file")
-    return path
 
 
 class ResumeError(ReslabError):

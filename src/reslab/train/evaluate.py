@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReslabError
-from .checkpoint import find_weights
+from ..weights.rundir import find_weights
 from .device import autocast, pick_device
 
 

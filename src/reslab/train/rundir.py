@@ -1,11 +1,7 @@
-"""The files of a run directory, named here once: the engine writes them; resume, compare and the CLI read them."""
-CONFIG = "config.json"  # the run's TrainConfig: a resume reads its settings from here
-METRICS = "metrics.csv"  # one row per saved epoch
-TENSORBOARD = "tensorboard"  # a folder of TensorBoard event files
-WEIGHTS = "last.safetensors"  # the last epoch's weights, loadable alone
-EMA_WEIGHTS = "last_ema.safetensors"  # the same for the EMA copy, when the run keeps one
-STATE = "state.safetensors"  # the resumable state: its existence means "this run can be resumed"
-LEGACY_STATE = "state.pt"  # older ResLab runs: a pickle, never opened
+"""A run directory as training starts one: its files' names (weights.rundir declares them) and whether a new run
+may start there."""
+from ..weights.rundir import CONFIG, EMA_WEIGHTS, LEGACY_STATE, METRICS, STATE, TENSORBOARD, WEIGHTS  # noqa: F401
+
 RUN_FILES = (CONFIG, METRICS, TENSORBOARD, WEIGHTS, EMA_WEIGHTS, STATE, LEGACY_STATE)
 
 

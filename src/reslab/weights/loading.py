@@ -313,7 +313,7 @@ def preprocessing_of(meta: dict, spec):
 def checkpoint_file(source):
     """A run directory's last weights; any other source (a file, a state dict) as it is."""
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        from ..train.checkpoint import find_weights
+        from .rundir import find_weights
 
         return find_weights(source)
     return source

@@ -20,7 +20,6 @@ from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 from .choices import EXPORT_FORMATS
 from .errors import ReslabError
 from .files import atomic_write, check_writable_folder, write_bytes
-from .spec import Preprocessing
 
 FORMATS = EXPORT_FORMATS
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
@@ -137,7 +136,7 @@ def export(model: nn.Module, path, fmt: str, *, input_size: int | None = None, b
     shipped = fold_bn(model) if fold else reference
     x = torch.randn(batch_size, spec.in_chans, size, size)
     # an audio model takes any number of frames: ONNX and TorchScript files are checked on another length too
-    frames = size + 23 if getattr(model, "time_axis", None) is not None and fmt != "exported-program" else size
+    frames = size + 23 if model.time_axis is not None and fmt != "exported-program" else size
     probe = x if not dynamic_batch and frames == size else torch.randn(batch_size + dynamic_batch, spec.in_chans,
                                                                          size, frames)
     with torch.no_grad():
@@ -156,7 +155,7 @@ def export_metadata(model: nn.Module, input_size: int) -> dict[str, str]:
     """What a program that runs the file needs besides its graph, as strings (ONNX metadata is string to string):
     the input's name, layout and size, how an image becomes that input (interpolation, crop_pct, mean, std; all of
     it as `preprocessing` JSON, audio features included), and the class names (JSON) of the output's columns."""
-    pre = getattr(model, "preprocessing", None) or Preprocessing(input_size=input_size)
+    pre = model.preprocessing
     in_chans = model.spec.in_chans
     if pre.audio is not None:
         layout = "N x 1 x mel bands x frames, float32: a clip's log-mel features (preprocessing.audio), normalised"
@@ -167,7 +166,7 @@ def export_metadata(model: nn.Module, input_size: int) -> dict[str, str]:
                 "input_size": str(input_size), "interpolation": pre.interpolation, "crop_pct": f"{pre.crop_pct:g}",
                 "mean": json.dumps(list(pre.mean)), "std": json.dumps(list(pre.std)),
                 "preprocessing": json.dumps({**pre.to_dict(), "input_size": input_size})}
-    if getattr(model, "classes", None):
+    if model.classes:
         metadata["classes"] = json.dumps(list(model.classes))
     return metadata
 
@@ -267,7 +266,7 @@ def _write_onnx(model, x, dynamic_batch, opset, metadata) -> bytes:
         raise ExportError(f"the model's {weights / 2**30:.1f} GiB of weights do not fit in one .onnx file (2 GiB at "
                           "most); use --format exported-program or torchscript")
     axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else {}
-    if getattr(model, "time_axis", None) is not None:
+    if model.time_axis is not None:
         axes.setdefault("images", {})[model.time_axis] = "frames"
     buffer = io.BytesIO()
     # the TorchScript-based exporter: the dynamo one needs onnxscript, which ResLab does not depend on

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Mapping
 
 from torch import nn
@@ -10,6 +9,7 @@ from torch import nn
 from .models import build
 from .registry import get_preset
 from .spec import Preprocessing, SpecError
+from .spec.preprocessing import for_channels
 
 
 def resolve_spec(name_or_spec, **overrides):
@@ -55,9 +55,7 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
         num_classes = tagged.num_classes
     spec = resolve_spec(preset, num_classes=num_classes, in_chans=in_chans, **spec_overrides)
     model = build(spec)
-    model.preset = preset if isinstance(preset, str) else None
-    model.weights_tag = tagged.tag if tagged else None
-    model.classes, model.class_ids = None, None
+    model.describe(preset=preset if isinstance(preset, str) else None, weights_tag=tagged.tag if tagged else None)
     if tagged is not None:
         base = tagged.eval_preprocessing()
         if "input_size" in spec_overrides:  # the caller's size wins over the one the weights were scored at
@@ -65,7 +63,7 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
     else:
         base = get_preset(preset).preprocessing if isinstance(preset, str) else Preprocessing()
         base = dataclasses.replace(base, input_size=spec.input_size)
-    model.preprocessing = channels_preprocessing(base, spec.in_chans)
+    model.describe(preprocessing=for_channels(base, spec.in_chans))
     if pretrained:
         from .weights import load_weights
         from .weights.catalogue import class_names
@@ -73,8 +71,9 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
 
         meta = load_weights(model, weights_file(tagged), layout=tagged.layout, allow_new_head=True, rename=rename)
         if spec.num_classes == tagged.num_classes:
-            model.classes, model.class_ids = class_names(tagged)
-            model.classes = model.classes or meta.get("classes")  # ResLab's own weights carry their class names
+            classes, ids = class_names(tagged)
+            # ResLab's own weights carry their class names
+            model.describe(classes=classes or meta.get("classes"), class_ids=ids)
     elif weights is not None:
         from .weights import load_weights
 
@@ -97,10 +96,10 @@ def _keep_checkpoint_facts(model: nn.Module, meta: dict, resized: bool) -> None:
         pre = preprocessing_of(meta, model.spec)
         if resized:
             pre = dataclasses.replace(pre, input_size=model.spec.input_size)
-        model.preprocessing = channels_preprocessing(pre, model.spec.in_chans)
+        model.describe(preprocessing=for_channels(pre, model.spec.in_chans))
     classes = meta.get("classes")
     if classes is not None and len(classes) == model.spec.num_classes:
-        model.classes = list(classes)
+        model.describe(classes=list(classes))
 
 
 def _weight_set(name, pretrained: bool):
@@ -117,16 +116,3 @@ def _weight_set(name, pretrained: bool):
     from .weights.catalogue import get_weights
 
     return get_weights(name)
-
-
-def channels_preprocessing(pre: Preprocessing, in_chans: int) -> Preprocessing:
-    """Mean and std with one value per input channel: a grey model (in_chans=1) gets the mean of the RGB values,
-    as its first convolution gets the sum of the RGB filters; more channels repeat them, as the filters are."""
-    if len(pre.mean) == in_chans or len(pre.mean) != 3:
-        return pre
-    if in_chans == 1:
-        mean, std = (sum(pre.mean) / 3,), (sum(pre.std) / 3,)
-    else:
-        repeats = math.ceil(in_chans / 3)
-        mean, std = (pre.mean * repeats)[:in_chans], (pre.std * repeats)[:in_chans]
-    return dataclasses.replace(pre, mean=tuple(mean), std=tuple(std))

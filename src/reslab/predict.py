@@ -35,7 +35,7 @@ class Predictor:
         self.device = device
         self.preprocessing = self.model.preprocessing
         self.transform = eval_transform(self.preprocessing, self.preprocessing.input_size)
-        self.classes = getattr(self.model, "classes", None)
+        self.classes = self.model.classes
         self.converted = Counter()  # what reading the clips changed ("2 channels to mono", ...): clips per change
 
     def prepare(self, image) -> torch.Tensor:

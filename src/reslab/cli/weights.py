@@ -3,7 +3,6 @@ a model shares (--checkpoint, or --model NAME[.TAG] --pretrained, and --rename).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ..errors import ReslabError
 from ..table import format_table
@@ -151,6 +150,7 @@ def check_model_options(args, checkpoint: str | None, flag: str = "--checkpoint 
 def load_model_from_args(args, checkpoint: str | None):
     """(model, the weights file, a short name for what was loaded) as the options say (checked already)."""
     from ..factory import create_model
+    from ..weights import load_model
     from ..weights.rundir import find_weights
 
     rename = parse_rename(args.rename)
@@ -173,7 +173,7 @@ def load_model_from_args(args, checkpoint: str | None):
         if not refuse_contradiction(model, path, "--model", args.model):
             load_weights(model, path, rename=rename)  # a classifier that does not fit is refused, not made anew
             return model, path, str(path)
-    return load_checkpoint(path, rename), path, str(path)
+    return load_model(path, rename), path, str(path)
 
 
 def model_variant(text: str) -> tuple[str, dict]:
@@ -187,24 +187,3 @@ def model_variant(text: str) -> tuple[str, dict]:
     preset, tag = split_name(head)
     name, overrides = parse_variant(f"{preset}:{fields}")
     return (f"{name}.{tag}" if tag else name), overrides
-
-
-def load_checkpoint(path: Path, rename: dict | None = None):
-    """A ResLab checkpoint (spec, preprocessing and classes in its metadata); with `rename`, its keys renamed."""
-    from ..weights import load_model
-
-    if not rename:
-        return load_model(path)
-    from ..models import build
-    from ..spec import from_dict
-    from ..weights import load_weights, preprocessing_of, read_checkpoint
-
-    _, meta = read_checkpoint(path)
-    if not meta:
-        raise ReslabError(f"{path} carries no ResLab metadata: name its architecture with --model NAME")
-    model = build(from_dict(meta["spec"]))
-    model.preset = meta.get("preset")
-    model.preprocessing = preprocessing_of(meta, model.spec)
-    model.classes = meta.get("classes")
-    load_weights(model, path, rename=rename)
-    return model

@@ -97,7 +97,7 @@ def fit_to_data(model, audio: bool, data: str | None) -> None:
     """An image model given audio reads the default log-mel features as a one-channel image; an audio model
     given images is refused."""
     if audio and model.preprocessing.audio is None:
-        model.preprocessing = audio_preprocessing()
+        model.describe(preprocessing=audio_preprocessing())
     elif not audio and model.preprocessing.audio is not None:
-        raise DataError(f"{getattr(model, 'preset', None) or 'this model'} takes audio clips, but "
+        raise DataError(f"{model.preset or 'this model'} takes audio clips, but "
                         f"{data or 'digits'} holds images: give a folder of <class>/<clip>.wav")

@@ -15,6 +15,7 @@ from torch import nn
 from ..layers import DropPath, make_act, make_attention, reduced_channels
 from ..spec.audio import AudioFeatures
 from ..spec.crnn import CRNNSpec
+from ..spec.preprocessing import Preprocessing, audio_preprocessing
 from .layout_rules import CheckpointRules
 from .protocol import FamilyModel
 
@@ -53,6 +54,11 @@ class CRNN(FamilyModel):
     checkpoints = CheckpointRules(block_key=r"^layer(\d+)\.(\d+)\.")  # ResLab's own layout only
     time_axis = 3  # input (N, 1, mel bands, frames): the frames may be any number
     cost_frames = ONE_SECOND
+
+    @classmethod
+    def default_preprocessing(cls, spec: CRNNSpec) -> Preprocessing:
+        """Log-mel features of the default front end, as many bands as the spec reads."""
+        return audio_preprocessing(AudioFeatures(n_mels=spec.input_size))
 
     def __init__(self, spec: CRNNSpec):
         super().__init__(spec)

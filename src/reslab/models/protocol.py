@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..spec.preprocessing import Preprocessing, for_channels
 from .cost import meta_macs, on_meta
 from .layout_rules import CheckpointRules
 
@@ -41,11 +42,36 @@ class FamilyModel(nn.Module):
                                 "give each spec class one builder")
             FAMILIES[family] = cls
 
+    # the model card: what the network is and how it reads its input, beside its weights; save_weights writes it,
+    # and Predictor, evaluation, kNN and export read it. A bare build(spec) has its spec's own (no preset, no names,
+    # the family's default preprocessing at the spec's size); create_model and the loaders fill the rest (describe)
+    CARD: ClassVar[tuple[str, ...]] = ("preset", "weights_tag", "classes", "class_ids", "preprocessing")
+
     def __init__(self, spec):
         super().__init__()
         self.spec = spec
         self.feature_info: list[dict] = []  # stem, then each stage: {index, name, num_chs, reduction}
         self.grad_checkpointing = False
+        self.preset: str | None = None  # the preset it was built from
+        self.weights_tag: str | None = None  # the published weight set it was made for ('resnet50.a1_in1k')
+        self.classes: list[str] | None = None  # a name per output
+        self.class_ids: list[str] | None = None  # an id per output where the names have them (ImageNet's WordNet ids)
+        self.preprocessing: Preprocessing = self.default_preprocessing(spec)
+
+    @classmethod
+    def default_preprocessing(cls, spec) -> Preprocessing:
+        """What a network of this family reads when nothing else says: images at the spec's size, one mean and std
+        per input channel."""
+        return for_channels(Preprocessing(input_size=spec.input_size), spec.in_chans)
+
+    def describe(self, **card) -> "FamilyModel":
+        """Fill in the model card (CARD's fields); the one way its fields are set from outside."""
+        unknown = sorted(set(card) - set(self.CARD))
+        if unknown:
+            raise TypeError(f"not model card fields: {', '.join(unknown)}; the card has {', '.join(self.CARD)}")
+        for name, value in card.items():
+            setattr(self, name, value)
+        return self
 
     def add_feature(self, name: str, num_chs: int, reduction: int) -> None:
         """Record an output the builder just made (index 0 the stem, 1..N the stages), as timm's feature_info."""

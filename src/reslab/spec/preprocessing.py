@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,3 +44,16 @@ class Preprocessing:
 def audio_preprocessing(features: AudioFeatures = AudioFeatures()) -> Preprocessing:
     """A model's preprocessing for clips: their log-mel features, a one-channel image normalised per clip."""
     return Preprocessing(input_size=features.n_mels, crop_pct=1.0, mean=(0.0,), std=(1.0,), audio=features)
+
+
+def for_channels(pre: Preprocessing, in_chans: int) -> Preprocessing:
+    """Mean and std with one value per input channel: a grey model (in_chans=1) gets the mean of the RGB values,
+    as its first convolution gets the sum of the RGB filters; more channels repeat them, as the filters are."""
+    if len(pre.mean) == in_chans or len(pre.mean) != 3:
+        return pre
+    if in_chans == 1:
+        mean, std = (sum(pre.mean) / 3,), (sum(pre.std) / 3,)
+    else:
+        repeats = math.ceil(in_chans / 3)
+        mean, std = (pre.mean * repeats)[:in_chans], (pre.std * repeats)[:in_chans]
+    return dataclasses.replace(pre, mean=tuple(mean), std=tuple(std))

@@ -20,7 +20,7 @@ from ..errors import ReslabError
 from ..files import write_bytes, write_together
 from ..weights import save_weights
 
-from ..weights.rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS
+from ..rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS
 FORMAT = "reslab-train-state/1"
 
 

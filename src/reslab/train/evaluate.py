@@ -125,7 +125,7 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
-    name = name or getattr(model, "weights_tag", None) or getattr(model, "preset", None) or "the model"
+    name = name or model.weights_tag or model.preset or "the model"
     dataset = open_splits(data, (split,), progress=progress)[split]
     scored = _scored_classes(model, dataset.classes, name, f"{data or 'digits'}/{split}")
     dev = pick_device(device)
@@ -149,8 +149,7 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
 
 def _scored_classes(model, data_classes: list[str], name: str, where: str) -> list[int] | None:
     """The model's output index of each of the dataset's classes, or None when they are the model's own."""
-    classes = getattr(model, "classes", None)
-    ids = getattr(model, "class_ids", None)
+    classes, ids = model.classes, model.class_ids
     if classes is not None and list(classes) == list(data_classes):
         return None
     for known in (ids, classes):

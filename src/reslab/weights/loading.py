@@ -319,9 +319,9 @@ def checkpoint_file(source):
     return source
 
 
-def load_model(path) -> nn.Module:
+def load_model(path, rename: Mapping[str, str] | None = None) -> nn.Module:
     """Rebuild a model from a ResLab checkpoint (or a run directory's last one) alone: the one checkpoint-to-model
-    path of every command.
+    path of every command. `rename` ({regex: replacement}) renames its keys first, as load_weights does.
 
     Spec, preprocessing and class names (`.classes`, None if the file has none) come from its metadata."""
     from ..models import build
@@ -333,8 +333,11 @@ def load_model(path) -> nn.Module:
                            f"create_model(name, weights={str(path)!r}) and save it with "
                            "reslab.save_weights(model, 'name.safetensors', classes=[...])")
     model = build(from_dict(meta["spec"]))
-    model.preset = meta.get("preset")
-    model.preprocessing = preprocessing_of(meta, model.spec)
-    model.classes = meta.get("classes")  # checked against the classifier by read_checkpoint
-    load_state(model, state, meta, f"checkpoint {path}")
+    # the classes are checked against the classifier by read_checkpoint
+    model.describe(preset=meta.get("preset"), preprocessing=preprocessing_of(meta, model.spec),
+                   classes=meta.get("classes"))
+    if rename:
+        load_weights(model, path, rename=rename)
+    else:
+        load_state(model, state, meta, f"checkpoint {path}")
     return model

@@ -18,11 +18,10 @@ from .reading import METADATA_KEY, parse_metadata
 
 def metadata_of(model: nn.Module, **extra) -> dict:
     spec = model.spec
-    pre = getattr(model, "preprocessing", None)
-    classes = getattr(model, "classes", None)  # a loaded checkpoint's (create_model, load_model)
-    return {"format": "reslab", "version": 1, "preset": getattr(model, "preset", None), "spec": spec.to_dict(),
+    pre, classes = model.preprocessing, model.classes
+    return {"format": "reslab", "version": 1, "preset": model.preset, "spec": spec.to_dict(),
             "num_classes": spec.num_classes, "input_size": spec.input_size,
-            "preprocessing": pre.to_dict() if pre is not None else None,
+            "preprocessing": pre.to_dict(),
             **({"classes": list(classes)} if classes is not None else {}), **extra}
 
 

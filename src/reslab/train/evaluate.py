@@ -119,9 +119,9 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
     A dataset whose classes are some of the model's (by name, or by id: ImageNet's WordNet ids, which name the
     folders of ImageNet and its subsets such as Imagenette) is scored over those classes only. `progress`: a
     progress bar over the batches on stderr (off by default: a library call is silent)."""
+    from ..data import open_splits
+    from ..data.evaluation import eval_loader
     from ..progress import ProgressBar
-    from ..data import Augmented, ShardedEpochSampler, default_workers, is_in_memory, make_loader, open_splits
-    from ..data.transforms import eval_transform
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")
@@ -130,11 +130,7 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
     scored = _scored_classes(model, dataset.classes, name, f"{data or 'digits'}/{split}")
     dev = pick_device(device)
     model.to(dev)
-    pre = model.preprocessing
-    view = Augmented(dataset, eval_transform(pre, pre.input_size), seed=0)
-    sampler = ShardedEpochSampler(len(dataset), seed=0, shuffle=False)
-    loader = make_loader(view, batch_size, sampler, default_workers(is_in_memory(dataset))
-                         if workers is None else workers, drop_last=False)
+    loader = eval_loader(dataset, model.preprocessing, batch_size, workers=workers)
     bar = ProgressBar(len(loader), f"evaluating on {data or 'digits'}/{split}", progress)
     result = evaluate(model if scored is None else _ClassSubset(model, scored), loader, dataset.classes, dev, tta=tta,
                       bar=bar)

@@ -1,6 +1,6 @@
 """A run directory as training starts one: its files (named in reslab.rundir) and whether a new run may start
 there."""
-from ..rundir import CONFIG, EMA_WEIGHTS, LEGACY_STATE, METRICS, STATE, TENSORBOARD, WEIGHTS  # noqa: F401
+from ..rundir import CONFIG, EMA_WEIGHTS, LEGACY_STATE, METRICS, STATE, TENSORBOARD, WEIGHTS
 
 RUN_FILES = (CONFIG, METRICS, TENSORBOARD, WEIGHTS, EMA_WEIGHTS, STATE, LEGACY_STATE)
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from reslab.table import format_table  # noqa: E402
+from reslab.util.table import format_table  # noqa: E402
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

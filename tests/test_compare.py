@@ -12,7 +12,7 @@ from reslab import compare as compare_module
 from reslab.cli import main
 from reslab.compare import CompareConfig, CompareError, compare, run_dir
 from reslab.complexity import cached_complexity
-from reslab.progress import Eta, duration
+from reslab.util.progress import Eta, duration
 from reslab.weights.loading import load_model
 
 # a one-block-per-stage CIFAR ResNet, one epoch on a 100-image subset of the built-in digits: seconds per run

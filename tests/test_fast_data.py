@@ -147,7 +147,7 @@ def test_an_images_draws_do_not_depend_on_its_batch_or_neighbours():
 
 def test_every_reslab_cache_follows_reslab_cache(tmp_path, monkeypatch):
     from reslab.complexity import _cache_file
-    from reslab.files import reslab_cache
+    from reslab.util.files import reslab_cache
 
     monkeypatch.setenv("RESLAB_CACHE", str(tmp_path / "mine"))
     assert reslab_cache() == tmp_path / "mine"

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from reslab.train.progress import EpochLog
+from reslab.train.epoch_log import EpochLog
 from reslab.train.runner import StopRequest, Tally, run_epochs
 
 

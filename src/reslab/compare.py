@@ -25,8 +25,8 @@ from .bench import BenchSettings, run_bench
 from .choices import COMPARE_MODELS
 from .data import DEFAULT_DATASET
 from .errors import ReslabError
-from .files import check_writable_folder, save_or_explain
-from .progress import Eta, duration
+from .util.files import check_writable_folder, save_or_explain
+from .util.progress import Eta, duration
 from .complexity import cached_complexity
 from .report import Comparison, ModelSummary, RunRecord, write_report
 from .train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory

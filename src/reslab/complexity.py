@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import reslab_cache
+from .util.files import reslab_cache
 from .models.cost import evaluating, mac_counter, meta_macs, on_meta
 from .models.protocol import FamilyModel
 

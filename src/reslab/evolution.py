@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .bench import BenchSettings, run_bench
 from .complexity import cached_complexity
 from .registry import get_preset, list_models
-from .table import format_table
+from .util.table import format_table
 
 
 @dataclass(frozen=True)

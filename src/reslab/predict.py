@@ -16,7 +16,7 @@ from .data.images import (IMAGE_SUFFIXES, UnreadableImageError, check_regular_fi
                           to_rgb)
 from .data.transforms import eval_transform
 from .errors import ReslabError
-from .files import atomic_write
+from .util.files import atomic_write
 from .weights import load_model
 
 __all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files", "write_predictions"]

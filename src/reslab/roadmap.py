@@ -9,7 +9,7 @@ from .complexity import cached_complexity
 from .errors import ReslabError
 from .registry import list_presets
 from .spec import spec_diff
-from .table import format_table
+from .util.table import format_table
 
 # family -> the preset-name pattern of its roadmap; the names sort in the order of the walk
 ROADMAPS = {"convnext": "convnext_roadmap_*"}

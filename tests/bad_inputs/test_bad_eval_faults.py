@@ -205,7 +205,7 @@ def empty_home(tmp_path, monkeypatch):
 @pytest.mark.parametrize("tag, cache", [("resnet18.tv_in1k", "torch/hub/checkpoints/resnet18-"),
                                         ("resnet50.a1_in1k", "huggingface/hub/models--timm--resnet50.a1_in1k")])
 def test_an_empty_home_puts_the_caches_in_the_users_home_not_the_root(empty_home, tmp_path, tag, cache):
-    from reslab.files import reslab_cache
+    from reslab.util.files import reslab_cache
 
     empty_home(tmp_path / "home")
     result = run_cli(["weights", "info", tag])

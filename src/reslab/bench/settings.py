@@ -7,8 +7,8 @@ import torch
 
 from ..choices import COMPILE_MODES
 from ..errors import ReslabError
+from ..util.precision import AMP_DTYPES
 
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = {"infer": ("infer",), "train": ("train",), "both": ("infer", "train")}
 
 

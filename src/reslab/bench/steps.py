@@ -5,12 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from .candidates import Candidate
-from .settings import AMP_DTYPES, BenchSettings
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """Mixed precision in `dtype` on `device`; none when dtype is None."""
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+from ..util.precision import autocast
+from .settings import BenchSettings
 
 
 def make_step(c: Candidate, mode: str, img_size: int, settings: BenchSettings, device: torch.device):
@@ -20,11 +16,10 @@ def make_step(c: Candidate, mode: str, img_size: int, settings: BenchSettings, d
     x = torch.randn(settings.batch_size, c.in_chans, img_size, img_size, device=device)
     x = x.contiguous(memory_format=memory_format)
     forward = torch.compile(model, mode=settings.compile_mode) if settings.compile else model
-    dtype = AMP_DTYPES[settings.amp]
 
     if mode == "infer":
         def infer_step():
-            with torch.no_grad(), autocast(device, dtype):
+            with torch.no_grad(), autocast(device, settings.amp):
                 forward(x)
         return infer_step
 
@@ -34,7 +29,7 @@ def make_step(c: Candidate, mode: str, img_size: int, settings: BenchSettings, d
     scaler = torch.amp.GradScaler(device.type, enabled=settings.amp == "fp16")
 
     def train_step():
-        with autocast(device, dtype):
+        with autocast(device, settings.amp):
             loss = F.cross_entropy(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from ..errors import ReslabError
-from ..files import describe_os_error, reslab_cache
+from ..util.files import describe_os_error, reslab_cache
 
 # one module per command (models also holds info and diff, train also recipes, weights also the options of the
 # commands that load a model), each adding its sub-commands through `add_commands(subparsers)` and importing the

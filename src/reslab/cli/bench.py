@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..files import check_writable_file, save_or_explain
-from ..table import format_table
+from ..util.files import check_writable_file, save_or_explain
+from ..util.table import format_table
 
 
 def add_commands(sub) -> None:

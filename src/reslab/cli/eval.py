@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ReslabError
-from ..files import check_writable_file, describe_os_error
-from ..table import format_table
+from ..util.files import check_writable_file, describe_os_error
+from ..util.table import format_table
 from .weights import add_model_options, check_model_options, load_model_from_args
 
 

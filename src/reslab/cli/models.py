@@ -5,7 +5,7 @@ import difflib
 
 from ..errors import ReslabError
 from ..registry import get_preset, list_models, list_presets
-from ..table import format_table
+from ..util.table import format_table
 
 
 def add_commands(sub) -> None:

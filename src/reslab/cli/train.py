@@ -6,7 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ..table import format_table
+from ..util.table import format_table
 
 # what each flag does (its values and default are added from the config module and the recipes)
 HELP = {"model": "the preset to train (`reslab models` lists them)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ReslabError
-from ..table import format_table
+from ..util.table import format_table
 
 TAG_HELP = "'resnet50.a1_in1k', or a preset for its default weights"
 

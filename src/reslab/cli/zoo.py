@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ReslabError
-from ..files import check_writable_file, save_or_explain
+from ..util.files import check_writable_file, save_or_explain
 
 
 def add_commands(sub) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..files import atomic_write, describe_os_error, reslab_cache, write_bytes
-from ..progress import ProgressBar
+from ..util.files import atomic_write, describe_os_error, reslab_cache, write_bytes
+from ..util.progress import ProgressBar
 from .images import UnreadableImageError, open_image
 from .in_memory import TensorImages
 

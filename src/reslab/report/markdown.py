@@ -1,7 +1,7 @@
 """report.md: the comparison table and the figures, saved beside it as PNG files."""
 from __future__ import annotations
 
-from ..table import format_table
+from ..util.table import format_table
 from .plots import FIGURE_NOTES
 from .results import TABLE_NOTE, Comparison
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..files import write_bytes, write_together
+from ..util.files import write_bytes, write_together
 from .html import render_html
 from .markdown import render_markdown
 from .plots import all_figures

@@ -52,7 +52,7 @@ def knn_top1(backbone, bank_set, query_set, device: torch.device, *, k: int = 20
              batch_size: int = 256, workers: int | None = None, progress: bool = False) -> KnnResult:
     """`progress`: a progress bar on stderr over the bank, then over the queries."""
     from ..data.evaluation import eval_loader
-    from ..progress import ProgressBar
+    from ..util.progress import ProgressBar
 
     def features(dataset, what: str):
         loader = eval_loader(dataset, backbone.preprocessing, batch_size, workers=workers)

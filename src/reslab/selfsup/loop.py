@@ -13,12 +13,12 @@ import torch
 
 from ..data import DataError
 from ..errors import ReslabError
-from ..table import format_table
+from ..util.table import format_table
 from ..train import checkpoint, distributed
-from ..train.device import autocast
+from ..util.precision import autocast
 from ..train.engine import DIVERGED_HINT, TrainingDiverged
 from ..train.optim import build_optimizer, param_groups
-from ..train.progress import EpochLog
+from ..train.epoch_log import EpochLog
 from ..train.rundir import CONFIG, STATE, WEIGHTS, claim
 from ..train.runner import SampledEpochs, StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from ..train.schedule import LrSchedule
@@ -280,7 +280,7 @@ def _save(run: PretrainRun, epoch: int, step_in_epoch: int, tally: list | None =
     """The backbone's weights (loadable alone, for fine-tuning) and the whole state, written together."""
     if not run.env.is_main:
         return
-    from ..files import write_bytes, write_together
+    from ..util.files import write_bytes, write_together
     from ..weights import save_weights
 
     state = {"model": run.learner.state_dict(), "optimizer": run.optimizer.state_dict(),

@@ -17,7 +17,7 @@ import safetensors.torch
 import torch
 
 from ..errors import ReslabError
-from ..files import write_bytes, write_together
+from ..util.files import write_bytes, write_together
 from ..weights import save_weights
 
 from ..rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS

@@ -1,4 +1,4 @@
-"""Where a run executes and in what precision: the device named on the command line, checked, and AMP."""
+"""Where a run executes: the device named on the command line, checked (its precision: reslab.util.precision)."""
 from __future__ import annotations
 
 import torch
@@ -23,8 +23,3 @@ def pick_device(name: str) -> torch.device:
         raise ReslabError(f"--device {name}: Apple's MPS is not available here; use --device cpu (or auto)")
     return device
 
-
-def autocast(device: torch.device, amp: str):
-    """Mixed precision as --amp says: bf16, fp16, or off (full precision)."""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)

@@ -17,14 +17,14 @@ import torch.nn.functional as F
 
 from ..errors import ReslabError
 from ..factory import create_model
-from ..table import format_table
+from ..util.table import format_table
 from . import checkpoint, distributed
 from .config import TrainConfig, from_recipe
-from .device import autocast
+from ..util.precision import autocast
 from .ema import WeightEma
 from .evaluate import EvalResult, evaluate
 from .optim import build_optimizer, param_groups
-from .progress import EpochLog
+from .epoch_log import EpochLog
 from .runner import SampledEpochs, StopRequest, Tally, optimizer_step, processes, run_epochs, silent
 from .rundir import CONFIG, EMA_WEIGHTS, claim
 from .schedule import LrSchedule

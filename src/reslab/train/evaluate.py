@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from ..errors import ReslabError
 from ..weights.rundir import find_weights
-from .device import autocast, pick_device
+from ..util.precision import autocast
+from .device import pick_device
 
 
 @dataclass
@@ -121,7 +122,7 @@ def evaluate_model(model, data: str | None = None, *, split: str = "val", tta: b
     progress bar over the batches on stderr (off by default: a library call is silent)."""
     from ..data import open_splits
     from ..data.evaluation import eval_loader
-    from ..progress import ProgressBar
+    from ..util.progress import ProgressBar
 
     if batch_size < 1:
         raise ReslabError(f"--batch-size {batch_size}: must be at least 1")

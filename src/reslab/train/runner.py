@@ -75,7 +75,7 @@ class SampledEpochs:
 def run_epochs(task: Task) -> tuple[int, str | None]:
     """Train from where `task` stands to its last epoch: (epochs done, None); or, stopped on request, (the epoch it
     stopped in, "signal" or "stop_after_steps") once a checkpoint that resumes at the next batch is saved."""
-    from ..progress import ProgressBar
+    from ..util.progress import ProgressBar
 
     for epoch in range(task.start_epoch, task.epochs):
         first = task.start_step if epoch == task.start_epoch else 0

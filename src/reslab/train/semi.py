@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import Sampler
 
 from ..data import DataError
+from ..util.precision import autocast
 
 SEMI_METHODS = {
     "fixmatch": dict(source="Sohn et al. 2020, FixMatch, Sec. 3, 4 and App. B.1", threshold=0.95, mu=7,
@@ -90,8 +91,6 @@ class SemiSupervised:
         return self.forward_loss
 
     def forward_loss(self, images: torch.Tensor, targets: torch.Tensor):
-        from .device import autocast
-
         u = next(self.stream).images.to(self.device, non_blocking=True)  # (mu B, views, C, H, W)
         n, m = len(images), len(u)
         with autocast(self.device, self.cfg.amp):  # one pass, so BatchNorm sees labelled and unlabelled together

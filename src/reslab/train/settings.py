@@ -53,7 +53,7 @@ class Settings:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     def save(self, path: Path) -> None:
-        from ..files import atomic_write
+        from ..util.files import atomic_write
 
         atomic_write(Path(path), lambda tmp: Path(tmp).write_text(self.to_json() + "\n"))
 

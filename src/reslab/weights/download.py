@@ -23,8 +23,8 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
-from ..files import cache_home
-from ..progress import ProgressBar
+from ..util.files import cache_home
+from ..util.progress import ProgressBar
 from .catalogue import WeightSet, get_weights
 from .errors import WeightsError
 

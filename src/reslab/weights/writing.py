@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save as safetensors_save
 from torch import nn
 
-from ..files import atomic_write, write_bytes
+from ..util.files import atomic_write, write_bytes
 from .errors import WeightsError
 from .layouts import HEAD_PREFIXES, TRANSFORMERS_ACTS, find_layout, transformers_misfits
 from .reading import METADATA_KEY, parse_metadata

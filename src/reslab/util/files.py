@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import ReslabError
+from ..errors import ReslabError
 
 
 def atomic_write(path, write: Callable[[str], object]):

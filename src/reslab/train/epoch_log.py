@@ -1,11 +1,11 @@
-"""What a run logs per epoch: a CSV row and TensorBoard scalars (the progress bar is reslab.progress)."""
+"""What a run logs per epoch: a CSV row and TensorBoard scalars (the progress bar is reslab.util.progress)."""
 from __future__ import annotations
 
 import csv
 import io
 from pathlib import Path
 
-from ..files import atomic_write
+from ..util.files import atomic_write
 from .rundir import METRICS, TENSORBOARD
 
 

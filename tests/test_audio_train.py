@@ -47,7 +47,7 @@ def test_a_tiny_crnn_learns_which_tone_is_which(crnn_run, tones, capsys):
 def test_predict_sees_exactly_the_features_eval_scores(crnn_run, tones):
     from reslab.data import Augmented, open_splits
     from reslab.data.transforms import eval_transform
-    from reslab.predict import Predictor
+    from reslab.deploy.predict import Predictor
     from reslab.weights import load_model
 
     model = load_model(find_weights(crnn_run)).eval()
@@ -94,7 +94,7 @@ def test_a_comparison_on_audio_reports_cost_per_second_of_audio_not_per_square_i
     from torch.utils.flop_counter import FlopCounterMode
 
     from reslab import create_model, get_spec
-    from reslab.compare import CompareConfig, _summarise
+    from reslab.experiments.compare import CompareConfig, _summarise
     from reslab.complexity import cached_complexity
     from reslab.report import RunRecord
     from reslab.spec.preprocessing import audio_preprocessing

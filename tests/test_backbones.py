@@ -6,7 +6,7 @@ from torch import nn
 from torchvision.models.detection import FasterRCNN
 
 import reslab
-from reslab.features import FeatureError
+from reslab.models.features import FeatureError
 
 FAMILIES = {
     "resnet18": {"widths": (8, 16, 32, 64)},
@@ -114,5 +114,5 @@ def test_backbone_trainable_from_freezes_the_parts_before_it_and_rejects_unknown
     backbone = reslab.backbone_with_fpn("resnet18", out_channels=16, trainable_from="stage3", **FAMILIES["resnet18"])
     model = backbone.body.model
     assert not model.layer2[0].conv1.weight.requires_grad and model.layer3[0].conv1.weight.requires_grad
-    with pytest.raises(reslab.finetune.FinetuneError, match="choose one of"):
+    with pytest.raises(reslab.models.finetune.FinetuneError, match="choose one of"):
         reslab.backbone_with_fpn("resnet18", trainable_from="head", **FAMILIES["resnet18"])

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import reslab
-from reslab import compare as compare_module
+from reslab.experiments import compare as compare_module
 from reslab.cli import main
-from reslab.compare import CompareConfig, CompareError, compare, run_dir
+from reslab.experiments.compare import CompareConfig, CompareError, compare, run_dir
 from reslab.complexity import cached_complexity
 from reslab.util.progress import Eta, duration
 from reslab.weights.loading import load_model

@@ -6,7 +6,7 @@ from torchvision.models.detection import FasterRCNN
 
 import reslab
 from oracles import assert_same_logits, build_oracle, param_count
-from reslab.export import ExportError, export, fold_bn
+from reslab.deploy.export import ExportError, export, fold_bn
 from reslab.layers import LayerNorm2d
 from reslab.models.convnext import ConvNeXt
 from reslab.presets.convnext import REGISTERED

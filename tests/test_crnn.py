@@ -57,7 +57,7 @@ def test_head_averages_the_recurrent_outputs_over_time():
 
 
 def test_preset_states_its_size_and_cost_per_second_of_audio():
-    from reslab.data.audio_cost import macs_per_second, recurrent_macs, stage_shapes_in_frames
+    from reslab.bench.audio_cost import macs_per_second, recurrent_macs, stage_shapes_in_frames
     from reslab.registry import get_preset
 
     preset = get_preset("resnet_crnn")
@@ -83,7 +83,7 @@ def test_info_shows_stage_outputs_in_frames(capsys):
 def test_onnx_export_keeps_the_time_axis_dynamic(tmp_path):
     import onnxruntime
 
-    from reslab.export import export
+    from reslab.deploy.export import export
 
     model = create_model("resnet_crnn", **TINY).eval()
     result = export(model, tmp_path / "crnn.onnx", "onnx", batch_size=1)  # as `reslab export` does

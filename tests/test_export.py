@@ -4,9 +4,9 @@ import torch
 from torch import nn
 
 import reslab
-from reslab import export as export_module
+from reslab.deploy import export as export_module
 from reslab.cli import main
-from reslab.export import ExportError, export, fold_bn
+from reslab.deploy.export import ExportError, export, fold_bn
 
 TINY = {"widths": (8, 16, 32, 64), "num_classes": 5}
 FAMILIES = {

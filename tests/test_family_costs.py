@@ -12,7 +12,7 @@ from reslab import create_model, get_preset, model_info
 from reslab.bench import complexity_at
 from reslab.cli import main
 from reslab.complexity import audio_frames, cached_complexity
-from reslab.data.audio_cost import macs_per_second, recurrent_macs
+from reslab.bench.audio_cost import macs_per_second, recurrent_macs
 from reslab.errors import ReslabError
 from reslab.models.cost import mac_counter
 

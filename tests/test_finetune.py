@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import reslab
-from reslab.finetune import (FinetuneError, FrozenBatchNorm2d, freeze, freeze_bn, insert_attention,
+from reslab.models.finetune import (FinetuneError, FrozenBatchNorm2d, freeze, freeze_bn, insert_attention,
                              layer_decay_param_groups, part_names, parameter_parts)
 
 TINY = {"widths": (8, 16, 32, 64)}

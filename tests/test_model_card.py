@@ -5,7 +5,7 @@ import torch
 
 import reslab
 from reslab.data import open_splits
-from reslab.predict import Predictor
+from reslab.deploy.predict import Predictor
 from reslab.selfsup.knn import knn_top1
 from reslab.train.evaluate import evaluate_model
 from reslab.weights import load_model
@@ -35,7 +35,7 @@ def test_a_bare_build_predicts_evaluates_embeds_and_exports(tmp_path):
     splits = open_splits(None)
     knn = knn_top1(model, splits["train"], splits["val"], torch.device("cpu"), k=5, batch_size=256)
     assert 0 <= knn.top1 <= 1
-    from reslab.export import export
+    from reslab.deploy.export import export
 
     export(model, tmp_path / "m.onnx", "onnx", input_size=16)
     assert (tmp_path / "m.onnx").stat().st_size > 0

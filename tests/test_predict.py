@@ -9,7 +9,7 @@ from PIL import Image
 import reslab
 from reslab.cli import main
 from reslab.errors import ReslabError
-from reslab.predict import Predictor, UnreadableImageError
+from reslab.deploy.predict import Predictor, UnreadableImageError
 from reslab.spec import Preprocessing
 from reslab.weights import WeightsError, load_model
 

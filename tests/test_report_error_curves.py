@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 import reslab
-from reslab import compare as compare_module
-from reslab.compare import CompareConfig, compare, run_dir, settings_dir
+from reslab.experiments import compare as compare_module
+from reslab.experiments.compare import CompareConfig, compare, run_dir, settings_dir
 from reslab.report import Comparison, ModelSummary, RunRecord, error_curves, write_report
 from reslab.report.plots import ERROR_CURVES_NOTE
 

@@ -1,10 +1,10 @@
 """`reslab zoo`: the evolution table, one row per registered milestone, in story order, as Markdown."""
 import pytest
 
-from reslab import evolution
+from reslab.experiments import evolution
 from reslab.bench import BenchSettings
 from reslab.cli import main
-from reslab.evolution import MILESTONES, Milestone, evolution_rows, to_markdown
+from reslab.experiments.evolution import MILESTONES, Milestone, evolution_rows, to_markdown
 from reslab.complexity import count_params
 from reslab.factory import create_model
 from reslab.registry import get_preset, list_models

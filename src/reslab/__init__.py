@@ -15,9 +15,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "create_model": "factory", "resolve_spec": "factory", "model_info": "complexity", "build": "models",
     "load_weights": "weights", "save_weights": "weights", "list_weights": "weights", "get_weights": "weights",
-    "weights_file": "weights", "freeze": "finetune", "freeze_bn": "finetune",
-    "insert_attention": "finetune", "layer_decay_param_groups": "finetune", "backbone_with_fpn": "backbones",
-    "fold_bn": "export", "Predictor": "predict", "train": "train", "TrainConfig": "train",
+    "weights_file": "weights", "freeze": "models.finetune", "freeze_bn": "models.finetune",
+    "insert_attention": "models.finetune", "layer_decay_param_groups": "models.finetune",
+    "backbone_with_fpn": "backbones",
+    "fold_bn": "deploy.export", "Predictor": "deploy.predict", "train": "train", "TrainConfig": "train",
 }
 
 

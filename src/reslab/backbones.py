@@ -9,8 +9,8 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from .factory import create_model
-from .features import FeatureExtractor
-from .finetune import FinetuneError, freeze, freeze_bn, part_names
+from .models.features import FeatureExtractor
+from .models.finetune import FinetuneError, freeze, freeze_bn, part_names
 
 
 class BackboneWithFPN(nn.Module):

@@ -80,7 +80,7 @@ def create_model(name, *, pretrained: bool = False, num_classes: int | None = No
         meta = load_weights(model, weights, layout=layout, allow_new_head=True, ema=ema, rename=rename)
         _keep_checkpoint_facts(model, meta, resized="input_size" in spec_overrides)
     if features_only:
-        from .features import FeatureExtractor
+        from .models.features import FeatureExtractor
 
         return FeatureExtractor(model, out_indices)
     return model

@@ -57,7 +57,7 @@ def test_changed_epochs_train_again_and_the_report_shows_the_new_run(tiny_folder
     pytest.param({"models": (TINY + ":attention=se",)}, id="override"),
 ])
 def test_every_setting_that_determines_a_run_changes_its_folder(change, tmp_path):
-    from reslab.compare import CompareConfig, run_dir
+    from reslab.experiments.compare import CompareConfig, run_dir
 
     base = dict(models=(TINY,), data=str(tmp_path / "data"), epochs=1, seeds=1, output=str(tmp_path),
                 train_options={"batch_size": 8})
@@ -67,7 +67,7 @@ def test_every_setting_that_determines_a_run_changes_its_folder(change, tmp_path
 
 
 def test_a_stopped_run_is_resumed_only_with_the_same_settings(tiny_folder, tmp_path):
-    from reslab.compare import CompareConfig, CompareError, compare as run_compare
+    from reslab.experiments.compare import CompareConfig, CompareError, compare as run_compare
 
     def config(epochs, **options):
         return CompareConfig((TINY,), str(tiny_folder), epochs=epochs, seeds=1, output=str(tmp_path),

@@ -83,7 +83,7 @@ def test_full_disk_leaves_the_previous_export(good, previous, disk_full, fmt):  
 
 
 def test_an_export_that_disagrees_keeps_the_previous_file(good, previous, monkeypatch):
-    from reslab import export as export_module
+    from reslab.deploy import export as export_module
 
     real = export_module.RUNNERS["onnx"]
     monkeypatch.setitem(export_module.RUNNERS, "onnx", lambda path, x: real(path, x) + 0.5)
@@ -95,7 +95,7 @@ def test_an_export_that_disagrees_keeps_the_previous_file(good, previous, monkey
 
 
 def test_an_export_that_cannot_be_loaded_back_is_one_line(good, previous, monkeypatch):
-    from reslab import export as export_module
+    from reslab.deploy import export as export_module
 
     def unloadable(path, x):
         raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : Load model failed\nmore detail")
@@ -109,7 +109,7 @@ def test_an_export_that_cannot_be_loaded_back_is_one_line(good, previous, monkey
 
 
 def test_onnx_over_two_gigabytes_suggests_another_format(good, tmp_path, monkeypatch):
-    from reslab import export as export_module
+    from reslab.deploy import export as export_module
 
     monkeypatch.setattr(export_module, "ONNX_FILE_LIMIT", 1000)  # stands for 2 GiB: the tiny model has ~20 kB
     result = run_cli(["export", good, "--format", "onnx", "--output", tmp_path / "m.onnx"])
@@ -124,7 +124,7 @@ def no_export(monkeypatch):
         raise AssertionError("the export went ahead")
 
     monkeypatch.setattr("reslab.cli.export.load_model_from_args", work)
-    monkeypatch.setattr("reslab.export.export", work)
+    monkeypatch.setattr("reslab.deploy.export.export", work)
 
 
 def test_output_under_a_file_is_refused_before_any_work(good, tmp_path, no_export):

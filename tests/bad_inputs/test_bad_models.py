@@ -62,19 +62,19 @@ def _a_file(tmp: Path) -> Path:
     pytest.param(lambda tmp: Path("/proc/reslab-zoo/zoo.md"), ["cannot write", "/proc/reslab-zoo"], id="unwritable"),
 ])
 def test_zoo_output_that_cannot_be_written_fails_before_the_table_is_made(target, words, tmp_path, monkeypatch):
-    import reslab.evolution
+    import reslab.experiments.evolution
 
     def no_table(*args, **kwargs):
         raise AssertionError("the table was made although it could not be written")
 
-    monkeypatch.setattr(reslab.evolution, "evolution_rows", no_table)
+    monkeypatch.setattr(reslab.experiments.evolution, "evolution_rows", no_table)
     result = run_cli(["zoo", "--output", target(tmp_path)])
     assert_clean_error(result, 2, *words)
     assert_nothing_half_written(tmp_path)
 
 
 def test_zoo_output_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    from reslab import evolution
+    from reslab.experiments import evolution
 
     monkeypatch.setattr(evolution, "MILESTONES", (evolution.Milestone("CIFAR", "resnet20_cifar"),))
     target = tmp_path / "zoo.md"

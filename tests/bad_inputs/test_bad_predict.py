@@ -188,7 +188,7 @@ def test_an_unreadable_file_is_skipped_named_and_counted(run, tmp_path, kind, ma
 
 
 def test_output_is_written_atomically_and_a_failed_write_keeps_the_old_file(run, tmp_path, monkeypatch):
-    import reslab.predict
+    import reslab.deploy.predict
 
     good = _good_image(tmp_path / "a.png")
     out = tmp_path / "p.csv"
@@ -198,7 +198,7 @@ def test_output_is_written_atomically_and_a_failed_write_keeps_the_old_file(run,
         Path(tmp).write_text("half")
         raise OSError(28, "No space left on device", tmp)
 
-    monkeypatch.setattr(reslab.predict, "_write_csv", crash)
+    monkeypatch.setattr(reslab.deploy.predict, "_write_csv", crash)
     result = run_cli(["predict", good, "--checkpoint", run, "--output", out], kind="output-disk-full")
     assert_clean_error(result, 1, "no space left on device")
     assert out.read_text() == "the previous predictions\n"

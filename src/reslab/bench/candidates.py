@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..errors import ReslabError
-from ..export import fold_bn
+from ..deploy.export import fold_bn
 from ..complexity import cached_complexity, count_macs, count_params
 from ..models import build
 from ..registry import get_preset

@@ -47,7 +47,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from ..compare import DEFAULT_MODELS, DEFAULT_NOTE, CompareConfig, compare
+    from ..experiments.compare import DEFAULT_MODELS, DEFAULT_NOTE, CompareConfig, compare
     from ..train.config import TrainConfig
     from ..variant import split_models
 

@@ -26,7 +26,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from ..export import check_output, export
+    from ..deploy.export import check_output, export
 
     check_model_options(args, args.checkpoint, flag="a CHECKPOINT")
     check_output(args.output, args.format, source=_source(args))  # before anything is loaded or traced

@@ -24,7 +24,7 @@ def add_commands(sub) -> None:
 
 def cmd_predict(args) -> int:
     from ..data.errors import DataError
-    from ..predict import Predictor, image_files, predict_files, write_predictions
+    from ..deploy.predict import Predictor, image_files, predict_files, write_predictions
     from ..util.progress import ProgressBar
 
     output = Path(args.output) if args.output else None

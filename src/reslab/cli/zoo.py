@@ -27,7 +27,7 @@ def add_commands(sub) -> None:
 
 def cmd_zoo(args) -> int:
     from ..bench import BenchSettings
-    from ..evolution import evolution_rows, to_markdown
+    from ..experiments.evolution import evolution_rows, to_markdown
 
     settings = None
     if args.bench:
@@ -51,7 +51,7 @@ def cmd_zoo(args) -> int:
 
 
 def _roadmap(args, settings) -> int:
-    from ..roadmap import plot_png, roadmap_rows, to_markdown
+    from ..experiments.roadmap import plot_png, roadmap_rows, to_markdown
 
     for path in (args.output, args.plot):
         if path:

@@ -58,7 +58,7 @@ def soft_target_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> 
 
 
 def build_model(cfg: TrainConfig, num_classes: int, in_chans: int | None = None):
-    from ..finetune import freeze, freeze_bn
+    from ..models.finetune import freeze, freeze_bn
     from ..registry import get_preset
 
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.spec.items()}
@@ -410,7 +410,7 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, audio
 def _param_groups(cfg: TrainConfig, model) -> list[dict]:
     """Weight decay (and, when fine-tuning, per-layer learning rates) by parameter."""
     if cfg.layer_decay is not None or cfg.head_lr is not None:
-        from ..finetune import layer_decay_param_groups
+        from ..models.finetune import layer_decay_param_groups
 
         return layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay or 1.0, cfg.head_lr or 1.0)
     return param_groups(model, cfg.weight_decay, cfg.no_decay_norm_bias)

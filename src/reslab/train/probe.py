@@ -6,7 +6,7 @@ from torch import nn
 
 
 def make_linear_probe(model: nn.Module) -> nn.Module:
-    from ..finetune import freeze_bn
+    from ..models.finetune import freeze_bn
 
     freeze_bn(model)
     model.requires_grad_(False)

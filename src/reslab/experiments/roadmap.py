@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bench import BenchSettings, run_bench
-from .complexity import cached_complexity
-from .errors import ReslabError
-from .registry import list_presets
-from .spec import spec_diff
-from .util.table import format_table
+from ..bench import BenchSettings, run_bench
+from ..complexity import cached_complexity
+from ..errors import ReslabError
+from ..registry import list_presets
+from ..spec import spec_diff
+from ..util.table import format_table
 
 # family -> the preset-name pattern of its roadmap; the names sort in the order of the walk
 ROADMAPS = {"convnext": "convnext_roadmap_*"}
@@ -75,7 +75,7 @@ def plot_png(rows: list[RoadmapRow], family: str) -> bytes:
     """Paper top-1 against ResLab-counted GMACs, the steps joined in order and numbered."""
     from matplotlib.figure import Figure  # here, not at import: commands that draw nothing start faster
 
-    from .report.plots import _png
+    from ..report.plots import _png
 
     shown = [(i, r) for i, r in enumerate(rows) if r.top1_paper is not None]
     fig = Figure(figsize=(6.5, 4.5))

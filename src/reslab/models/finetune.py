@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ReslabError
-from .layers import make_attention, reduced_channels
+from ..errors import ReslabError
+from ..layers import make_attention, reduced_channels
 
 
 class FinetuneError(ReslabError, ValueError):

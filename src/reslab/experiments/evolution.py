@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bench import BenchSettings, run_bench
-from .complexity import cached_complexity
-from .registry import get_preset, list_models
-from .util.table import format_table
+from ..bench import BenchSettings, run_bench
+from ..complexity import cached_complexity
+from ..registry import get_preset, list_models
+from ..util.table import format_table
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
 
-from .choices import EXPORT_FORMATS
-from .errors import ReslabError
-from .util.files import atomic_write, check_writable_folder, write_bytes
+from ..choices import EXPORT_FORMATS
+from ..errors import ReslabError
+from ..util.files import atomic_write, check_writable_folder, write_bytes
 
 FORMATS = EXPORT_FORMATS
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}

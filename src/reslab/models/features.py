@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import ReslabError
+from ..errors import ReslabError
 
 
 class FeatureError(ReslabError, ValueError):

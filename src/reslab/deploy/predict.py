@@ -10,14 +10,14 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .data.audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, UnreadableAudioError, read_clip
-from .data.errors import DataError
-from .data.images import (IMAGE_SUFFIXES, UnreadableImageError, check_regular_file, find_images, open_image,
+from ..data.audio_io import AUDIO_SUFFIXES, NO_SOUND, Clip, UnreadableAudioError, read_clip
+from ..data.errors import DataError
+from ..data.images import (IMAGE_SUFFIXES, UnreadableImageError, check_regular_file, find_images, open_image,
                           to_rgb)
-from .data.transforms import eval_transform
-from .errors import ReslabError
-from .util.files import atomic_write
-from .weights import load_model
+from ..data.transforms import eval_transform
+from ..errors import ReslabError
+from ..util.files import atomic_write
+from ..weights import load_model
 
 __all__ = ["Predictor", "UnreadableImageError", "image_files", "predict_files", "write_predictions"]
 

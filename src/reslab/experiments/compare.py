@@ -21,16 +21,16 @@ from typing import Callable
 
 import torch
 
-from .bench import BenchSettings, run_bench
-from .choices import COMPARE_MODELS
-from .data import DEFAULT_DATASET
-from .errors import ReslabError
-from .util.files import check_writable_folder, save_or_explain
-from .util.progress import Eta, duration
-from .complexity import cached_complexity
-from .report import Comparison, ModelSummary, RunRecord, write_report
-from .train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory
-from .variant import parse_variant, slug, variant_spec
+from ..bench import BenchSettings, run_bench
+from ..choices import COMPARE_MODELS
+from ..data import DEFAULT_DATASET
+from ..errors import ReslabError
+from ..util.files import check_writable_folder, save_or_explain
+from ..util.progress import Eta, duration
+from ..complexity import cached_complexity
+from ..report import Comparison, ModelSummary, RunRecord, write_report
+from ..train.rundir import METRICS as LOG_FILE, STATE, WEIGHTS  # what reslab.train writes in a run directory
+from ..variant import parse_variant, slug, variant_spec
 
 DEFAULT_MODELS = COMPARE_MODELS  # the default job: the degradation problem (choices.py)
 DEFAULT_NOTE = ("How to read this: He et al. (2015) found that a deeper plain network trains worse (plain-56 ends "
@@ -159,7 +159,7 @@ def _finished_or_trained(config: CompareConfig, model: str, seed: int, log) -> R
 
 def _train_config(config: CompareConfig, model: str, seed: int):
     """The TrainConfig of one run (checked as it is made)."""
-    from .train import from_recipe
+    from ..train import from_recipe
 
     name, overrides = parse_variant(model)
     return from_recipe(config.recipe, model=name, spec=overrides, data=config.data, epochs=config.epochs, seed=seed,
@@ -169,7 +169,7 @@ def _train_config(config: CompareConfig, model: str, seed: int):
 
 def _train(config: CompareConfig, model: str, seed: int, directory: Path, log) -> float:
     """Train (or resume) one run; return its wall time in seconds."""
-    from .train import from_recipe, train
+    from ..train import from_recipe, train
 
     resume = (directory / STATE).exists()  # a stopped run of these very settings: the directory says so
     log(f"{model} seed {seed}: {'resuming' if resume else 'training'} in {directory}")
@@ -259,8 +259,8 @@ AUDIO_NOTE = ("Audio: GMACs are per second of audio and img/s are one-second cli
 
 
 def _audio_data(config: CompareConfig) -> bool:
-    from .data.audio import AUDIO_SUFFIXES
-    from .data.images import find_images
+    from ..data.audio import AUDIO_SUFFIXES
+    from ..data.images import find_images
 
     train = Path(config.data or DEFAULT_DATASET) / "train"
     return train.is_dir() and bool(find_images(train, AUDIO_SUFFIXES))
@@ -269,8 +269,8 @@ def _audio_data(config: CompareConfig) -> bool:
 def _trained_model(runs: list[RunRecord]):
     """The first run's model as it trained (its head sized to the data's classes, its input channels), from the
     run's own checkpoint: what the report's parameter and cost columns describe."""
-    from .weights import WeightsError
-    from .weights.loading import load_model
+    from ..weights import WeightsError
+    from ..weights.loading import load_model
 
     path = Path(runs[0].run_dir) / WEIGHTS
     if not path.is_file():
@@ -284,7 +284,7 @@ def _trained_model(runs: list[RunRecord]):
 
 def _summarise_audio(config: CompareConfig, model: str, runs: list[RunRecord]) -> ModelSummary:
     """Cost and speed on the features the models trained on: a second of audio, not a square image."""
-    from .data.audio_cost import clips_per_second, macs_per_second
+    from ..bench.audio_cost import clips_per_second, macs_per_second
 
     net = _trained_model(runs)
     features = net.preprocessing.audio

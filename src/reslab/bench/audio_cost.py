@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..spec.audio import AudioFeatures
+from .timing import time_in_turn
 
 
 def second_of_features(features: AudioFeatures, in_chans: int = 1) -> torch.Tensor:
@@ -43,7 +44,7 @@ def macs_per_second(model: nn.Module, features: AudioFeatures) -> int:
 @torch.no_grad()
 def stage_shapes_in_frames(model: nn.Module, features: AudioFeatures) -> list[tuple[str, tuple[int, ...]]]:
     """(name, (C, mel bands, frames)) of the stem and each stage for one second of audio."""
-    from ..features import FeatureExtractor
+    from ..models.features import FeatureExtractor
 
     was_training = model.training
     extractor = FeatureExtractor(model.eval(), tuple(range(len(model.feature_info))))
@@ -55,8 +56,6 @@ def stage_shapes_in_frames(model: nn.Module, features: AudioFeatures) -> list[tu
 @torch.no_grad()
 def clips_per_second(model: nn.Module, features: AudioFeatures, batch_size: int = 16, repeats: int = 5) -> float:
     """Inference throughput on one-second clips' features (median of `repeats` timed batches)."""
-    from ..bench.timing import time_in_turn
-
     was_training = model.training
     x = second_of_features(features, model.spec.in_chans).expand(batch_size, -1, -1, -1).contiguous()
     model.eval()

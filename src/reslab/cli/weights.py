@@ -161,7 +161,7 @@ def load_model_from_args(args, checkpoint: str | None):
         model = create_model(name, pretrained=True, rename=rename, **overrides)
         return model, weights_file(model.weights_tag, progress=False), model.weights_tag
     path = find_weights(checkpoint)
-    from ..selfsup.headless import refuse_headless
+    from ..weights.headless import refuse_headless
 
     refuse_headless(path)  # a pre-training run has no classifier to evaluate or predict with
     if args.model:  # the architecture of a foreign checkpoint; a ResLab checkpoint's own must not be contradicted

@@ -19,6 +19,7 @@ import torch
 from ..errors import ReslabError
 from ..util.files import write_bytes, write_together
 from ..weights import save_weights
+from ..weights.reading import header
 
 from ..rundir import EMA_WEIGHTS, LEGACY_STATE, STATE, WEIGHTS
 FORMAT = "reslab-train-state/1"
@@ -97,10 +98,9 @@ def saved_epochs(run_dir: Path) -> int | None:
     """The run length its last checkpoint was saved with (a resume with --epochs changes it), or None; from the
     state file's metadata alone."""
     try:
-        with safetensors.safe_open(str(Path(run_dir) / STATE), "pt") as f:
-            skeleton = json.loads((f.metadata() or {})["state"])
+        skeleton = json.loads(header(Path(run_dir) / STATE)["state"])
         return dict(skeleton["dict"]).get("epochs")
-    except (OSError, KeyError, ValueError, TypeError, safetensors.SafetensorError):
+    except (KeyError, ValueError, TypeError):
         return None  # load_state says what is wrong with the file
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from ..errors import ReslabError
 from ..spec import Preprocessing, from_dict
@@ -65,6 +65,16 @@ def sniff_format(path: Path) -> str:
         return "torch"
     raise WeightsError(f"{path} is not a checkpoint: its content is none of the formats ResLab reads "
                        f"({FORMATS_READ})")
+
+
+def header(path) -> dict[str, str]:
+    """A safetensors file's metadata strings, from its header alone (no tensor is read); {} for a file that has none
+    or is no safetensors file at all (reading it in full says what is wrong with it)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (OSError, ValueError, SafetensorError):
+        return {}
 
 
 def _read_safetensors(path: Path, ema: bool = False) -> tuple[dict[str, torch.Tensor], dict]:

@@ -5,20 +5,16 @@ import json
 from pathlib import Path
 
 from ..errors import ReslabError
+from .reading import METADATA_KEY, header
 
 
 def pretrained_by(path) -> str | None:
     """The self-supervised method that produced the weights file at `path`, or None (any other file)."""
-    import safetensors
-
-    from ..weights.reading import METADATA_KEY
-
     try:
-        with safetensors.safe_open(str(path), "pt") as f:
-            meta = json.loads((f.metadata() or {}).get(METADATA_KEY, "{}"))
-        return meta.get("selfsup") if isinstance(meta, dict) else None
-    except (OSError, ValueError, safetensors.SafetensorError):
+        meta = json.loads(header(path).get(METADATA_KEY, "{}"))
+    except ValueError:
         return None  # not ours to judge: the loader says what is wrong with the file
+    return meta.get("selfsup") if isinstance(meta, dict) else None
 
 
 def refuse_headless(path) -> None:

@@ -75,7 +75,7 @@ def plot_png(rows: list[RoadmapRow], family: str) -> bytes:
     """Paper top-1 against ResLab-counted GMACs, the steps joined in order and numbered."""
     from matplotlib.figure import Figure  # here, not at import: commands that draw nothing start faster
 
-    from ..report.plots import _png
+    from ..report.plots import figure_png
 
     shown = [(i, r) for i, r in enumerate(rows) if r.top1_paper is not None]
     fig = Figure(figsize=(6.5, 4.5))
@@ -87,4 +87,4 @@ def plot_png(rows: list[RoadmapRow], family: str) -> bytes:
     ax.set_ylabel("ImageNet top-1 reported by the paper (%)")
     ax.set_title(f"{family} roadmap, step by step")
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return figure_png(fig)

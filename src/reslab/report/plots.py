@@ -16,7 +16,7 @@ COST_AXES = (
 )
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
     """A matplotlib Figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -42,7 +42,7 @@ def accuracy_vs(comparison: Comparison, label: str, value) -> bytes:
     ax.set_ylabel("validation top-1 (%)")
     ax.set_title(f"accuracy vs {label}")
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def label_offsets(xs: np.ndarray, ys: np.ndarray, near: float = 0.08) -> list[tuple[int, int]]:
@@ -130,7 +130,7 @@ def error_figure(comparison: Comparison) -> bytes:
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # runs without logged curves draw nothing to name
         ax.legend(fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
@@ -156,7 +156,7 @@ def training_curves(comparison: Comparison, columns: tuple[str, ...]) -> bytes:
         ax.set_title(column)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def all_figures(comparison: Comparison, curve_columns: tuple[str, ...]) -> dict[str, bytes]:
